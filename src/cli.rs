@@ -1,0 +1,133 @@
+//! The command line: clap definitions and help texts with examples (SPEC §1).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ocislim",
+    version,
+    about = "Slim container image archives offline: list, filter and verify platforms",
+    long_about = "Slim container image archives offline.\n\n\
+        Reads `docker save` tarballs, OCI archives (buildah, skopeo, ctr export, nerdctl save) and \
+        OCI layout directories, shows which platforms they hold, keeps the ones you choose, and \
+        writes a deterministic archive that docker load, ctr import and skopeo accept.",
+    after_help = "Examples:\n  ocislim ls image.tar\n  ocislim filter image.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim verify slim.tar\n\n\
+        Exit codes: 0 ok, 1 bad archive or I/O, 2 usage, 3 no platform matched, 4 selected content missing, 5 shallow (verify)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the images and platforms of an archive, with sizes and what is present or missing.
+    #[command(after_help = "Examples:\n  ocislim ls image.tar\n  ocislim ls image.tar.gz --platform linux/arm64 --no-trunc\n  ocislim ls - --format json < image.tar")]
+    Ls(LsArgs),
+    /// Keep only the chosen platforms and write a new, self-consistent archive.
+    #[command(after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load")]
+    Filter(FilterArgs),
+    /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
+    #[command(after_help = "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\nExit codes: 0 sound, 5 shallow (content missing) but otherwise sound, 1 corrupt")]
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LsFormat {
+    Tree,
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Archive path, an OCI layout directory, or `-` for standard input.
+    pub archive: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LsFormat::Tree)]
+    pub format: LsFormat,
+    /// Show only platforms matching this (repeatable, comma-separated).
+    #[arg(long = "platform", value_name = "P")]
+    pub platform: Vec<String>,
+    /// Print full digests.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Attestations {
+    Keep,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutFormat {
+    Auto,
+    Oci,
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Compress {
+    Auto,
+    None,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Archive path, an OCI layout directory, or `-` for standard input.
+    pub archive: String,
+    /// Output path, or `-` for standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: String,
+    /// Platforms to keep (repeatable, comma-separated): linux/amd64,linux/arm64.
+    #[arg(long = "platform", value_name = "P")]
+    pub platform: Vec<String>,
+    /// Platforms to drop (repeatable, comma-separated).
+    #[arg(long = "exclude", value_name = "P")]
+    pub exclude: Vec<String>,
+    /// Keep every index byte for byte (digests unchanged); leave out unselected platforms' blobs.
+    #[arg(long)]
+    pub keep_index: bool,
+    /// Drop selected platforms whose content is missing instead of failing (exit 4).
+    #[arg(long)]
+    pub skip_missing: bool,
+    /// Keep or drop attestations and referrers.
+    #[arg(long, value_enum, default_value_t = Attestations::Keep)]
+    pub attestations: Attestations,
+    /// Output layout: the input's, OCI only, or OCI plus Docker's manifest.json.
+    #[arg(long, value_enum, default_value_t = OutFormat::Auto)]
+    pub format: OutFormat,
+    /// Output compression (auto follows the file name: .tar.gz/.tgz, .tar.zst/.tzst).
+    #[arg(long, value_enum, default_value_t = Compress::Auto)]
+    pub compress: Compress,
+    /// Compression level (gzip 1-9, zstd 1-19).
+    #[arg(long, value_name = "N")]
+    pub level: Option<i32>,
+    /// The platform manifest.json points at (what `docker load` loads).
+    #[arg(long, value_name = "P")]
+    pub docker_platform: Option<String>,
+    /// Do not verify the digests of the blobs written.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Decide everything and print the report, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// No report, no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Archive path, an OCI layout directory, or `-` for standard input.
+    pub archive: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,176 @@
+//! Content digests: parsing and validating `algorithm:hex` strings (sha256 and sha512 only, so a
+//! digest can never smuggle `/` or `..` into a blob path) and hashing bytes incrementally.
+
+use sha2::{Digest as _, Sha256, Sha512};
+use std::fmt;
+
+/// A supported digest algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    /// The name used in digests and blob paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// A validated content digest such as `sha256:e3b0…`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest {
+    algorithm: Algorithm,
+    hex: String,
+}
+
+impl Digest {
+    /// Parse and validate `algorithm:hex`. The error says what is wrong, without the input.
+    pub fn parse(s: &str) -> Result<Digest, String> {
+        let (algo, hex) = s
+            .split_once(':')
+            .ok_or_else(|| format!("malformed digest {s:?}: no algorithm"))?;
+        let algorithm = match algo {
+            "sha256" => Algorithm::Sha256,
+            "sha512" => Algorithm::Sha512,
+            _ => return Err(format!("unsupported digest algorithm in {s:?}")),
+        };
+        if hex.len() != algorithm.hex_len()
+            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(format!("malformed digest {s:?}"));
+        }
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_string(),
+        })
+    }
+
+    /// Build from an algorithm and raw hash bytes.
+    pub fn from_bytes(algorithm: Algorithm, bytes: &[u8]) -> Digest {
+        Digest {
+            algorithm,
+            hex: hex::encode(bytes),
+        }
+    }
+
+    /// The sha256 digest of `data`.
+    pub fn sha256_of(data: &[u8]) -> Digest {
+        let mut h = Hasher::new(Algorithm::Sha256);
+        h.update(data);
+        h.finish()
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    pub fn hex(&self) -> &str {
+        &self.hex
+    }
+
+    /// `blobs/<algorithm>/<hex>`, the member name of this blob in an OCI layout.
+    pub fn blob_path(&self) -> String {
+        format!("blobs/{}/{}", self.algorithm.name(), self.hex)
+    }
+
+    /// The first 12 hex characters, as Docker prints short IDs.
+    pub fn short(&self) -> &str {
+        &self.hex[..12]
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+    }
+}
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An incremental hasher for either algorithm.
+#[derive(Clone)]
+pub enum Hasher {
+    Sha256(Sha256),
+    Sha512(Sha512),
+}
+
+impl Hasher {
+    pub fn new(algorithm: Algorithm) -> Hasher {
+        match algorithm {
+            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Sha512(h) => h.update(data),
+        }
+    }
+
+    pub fn finish(self) -> Digest {
+        match self {
+            Hasher::Sha256(h) => Digest::from_bytes(Algorithm::Sha256, &h.finalize()),
+            Hasher::Sha512(h) => Digest::from_bytes(Algorithm::Sha512, &h.finalize()),
+        }
+    }
+}
+
+impl std::io::Write for Hasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let e = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let d = Digest::parse(e).unwrap();
+        assert_eq!(d.to_string(), e);
+        assert_eq!(d.short(), "e3b0c44298fc");
+        assert_eq!(Digest::sha256_of(b""), d);
+        assert_eq!(d.blob_path(), format!("blobs/sha256/{}", &e[7..]));
+        for bad in [
+            "",
+            "sha256",
+            "sha256:",
+            "md5:abc",
+            "sha256:../../etc/passwd",
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85/",
+            "sha512:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ] {
+            assert!(Digest::parse(bad).is_err(), "{bad}");
+        }
+        let s512 = format!("sha512:{}", "ab".repeat(64));
+        assert_eq!(
+            Digest::parse(&s512).unwrap().algorithm(),
+            Algorithm::Sha512
+        );
+    }
+}

@@ -1,0 +1,566 @@
+//! The content graph: whatever the layout, one model of roots → indexes → manifests → config and
+//! layers, with attestations and referrers linked to the manifest they describe, and the presence
+//! of every blob. `ls`, `verify` and `filter` all read this.
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::layout::docker::{parse_manifest_json, DockerEntry};
+use crate::layout::docs::{
+    config_platform, index_entries, parse_json, sniff_kind, Descriptor, ManifestDoc, MediaKind,
+    ANN_SUBJECT,
+};
+use crate::layout::legacy::{self, LegacyImage};
+use crate::platform::Platform;
+use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The layout of an archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OCI image layout only.
+    Oci,
+    /// OCI image layout plus Docker's `manifest.json` (Docker 25+, containerd exports).
+    Docker,
+    /// Legacy `docker save`: `manifest.json` only.
+    DockerLegacy,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Oci => "oci",
+            Format::Docker => "docker",
+            Format::DockerLegacy => "docker-legacy",
+        }
+    }
+}
+
+/// Whether a manifest and its children are in the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Present,
+    Partial,
+    Missing,
+}
+
+/// A parsed JSON document of the graph.
+#[derive(Debug, Clone)]
+pub enum Doc {
+    Index { value: Value, entries: Vec<Descriptor> },
+    Manifest(ManifestDoc),
+}
+
+/// An artifact (attestation or referrer) attached to a platform manifest.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub desc: Descriptor,
+    pub status: Status,
+}
+
+/// One platform manifest of an image (or the single image of a legacy entry).
+#[derive(Debug, Clone)]
+pub struct PlatformManifest {
+    /// The platform, from the descriptor or else the config; None when it cannot be known.
+    pub platform: Option<Platform>,
+    pub desc: Descriptor,
+    pub status: Status,
+    pub attestations: Vec<Artifact>,
+    /// Bytes of the present blobs reachable from this manifest (and its attestations).
+    pub size_present: u64,
+    /// Bytes of all of them, None when the manifest itself is missing.
+    pub size_total: Option<u64>,
+}
+
+impl PlatformManifest {
+    /// `os/arch[/variant]` as written, or `unknown`.
+    pub fn platform_string(&self) -> String {
+        match &self.platform {
+            Some(p) => p.to_string(),
+            None => "unknown".to_string(),
+        }
+    }
+}
+
+/// One image: a root of `index.json`, or an entry of a legacy `manifest.json`.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub name: Option<String>,
+    /// The root descriptor (for a legacy image: the config, whose digest is the image ID).
+    pub root: Descriptor,
+    /// Position of the root in `index.json` (or `manifest.json` for legacy).
+    pub position: usize,
+    pub platforms: Vec<PlatformManifest>,
+    pub size_present: u64,
+    pub size_total: u64,
+}
+
+/// The whole content graph of one archive.
+#[derive(Debug)]
+pub struct Graph {
+    pub archive: Archive,
+    pub format: Format,
+    /// Blobs present under `blobs/<alg>/<hex>`.
+    pub blobs: BTreeMap<Digest, Loc>,
+    /// Parsed index and manifest documents, by digest.
+    pub docs: HashMap<Digest, Doc>,
+    /// `index.json` as a JSON value, and its parsed entries.
+    pub index_json: Option<Value>,
+    pub roots: Vec<Descriptor>,
+    pub images: Vec<Image>,
+    /// Roots of index.json that are referrers of another image's manifest (not images).
+    pub root_referrers: Vec<usize>,
+    pub docker_manifest: Option<Vec<DockerEntry>>,
+    pub repositories: Option<Value>,
+    pub legacy: Vec<LegacyImage>,
+}
+
+impl Graph {
+    /// Open an archive and build its graph.
+    pub fn open(path: &str) -> Result<Graph> {
+        let archive = Archive::open(path)?;
+        Graph::build(archive)
+    }
+
+    /// Build the graph of an opened archive.
+    pub fn build(archive: Archive) -> Result<Graph> {
+        let has = |n: &str| archive.members().get(n).map(|m| m.kind.clone());
+        let index_kind = has("index.json");
+        let manifest_kind = has("manifest.json");
+        let format = match (&index_kind, &manifest_kind) {
+            (Some(_), Some(_)) => Format::Docker,
+            (Some(_), None) => Format::Oci,
+            (None, Some(_)) => Format::DockerLegacy,
+            (None, None) => {
+                return Err(Error::NotAnArchive(format!(
+                    "{}: not an image archive: no index.json or manifest.json",
+                    archive.name
+                )))
+            }
+        };
+        if index_kind == Some(MemberKind::Dir) {
+            return Err(Error::format("index.json", "is a directory, not a file"));
+        }
+        let mut g = Graph {
+            blobs: collect_blobs(&archive)?,
+            archive,
+            format,
+            docs: HashMap::new(),
+            index_json: None,
+            roots: Vec::new(),
+            images: Vec::new(),
+            root_referrers: Vec::new(),
+            docker_manifest: None,
+            repositories: None,
+            legacy: Vec::new(),
+        };
+        if manifest_kind.is_some() {
+            let bytes = g.read_member_bytes("manifest.json")?;
+            g.docker_manifest = Some(parse_manifest_json(&bytes)?);
+        }
+        if g.archive.members().contains_key("repositories") {
+            let bytes = g.read_member_bytes("repositories")?;
+            g.repositories = Some(parse_json(&bytes, "repositories")?);
+        }
+        if format == Format::DockerLegacy {
+            let entries = g.docker_manifest.clone().unwrap_or_default();
+            g.legacy = legacy::read(&g.archive, &entries)?;
+            g.images = legacy_images(&g.legacy);
+            return Ok(g);
+        }
+        if let Some(bytes) = g.archive.resolve("oci-layout")? {
+            let b = g.archive.read_small(&bytes, MAX_JSON)?;
+            let v = parse_json(&b, "oci-layout")?;
+            if v.get("imageLayoutVersion").and_then(Value::as_str).is_none() {
+                return Err(Error::json("oci-layout", "no imageLayoutVersion"));
+            }
+        }
+        let bytes = g.read_member_bytes("index.json")?;
+        let value = parse_json(&bytes, "index.json")?;
+        g.roots = index_entries(&value, "index.json")?;
+        g.index_json = Some(value);
+        g.load_docs()?;
+        g.build_images();
+        Ok(g)
+    }
+
+    pub fn read_member_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        match self.archive.resolve(name)? {
+            Some(loc) => self.archive.read_small(&loc, MAX_JSON),
+            None => Err(Error::format(name, "is not a regular file")),
+        }
+    }
+
+    /// Read and parse the JSON blob `d`, if present.
+    fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
+        match self.blobs.get(d) {
+            Some(loc) => {
+                let bytes = self.archive.read_small(loc, MAX_JSON)?;
+                Ok(Some(parse_json(&bytes, &d.blob_path())?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Parse every index and manifest reachable from the roots (cycles are an error).
+    fn load_docs(&mut self) -> Result<()> {
+        let roots = self.roots.clone();
+        let mut stack = Vec::new();
+        for r in &roots {
+            self.load_desc(r, &mut stack)?;
+        }
+        Ok(())
+    }
+
+    fn load_desc(&mut self, d: &Descriptor, stack: &mut Vec<Digest>) -> Result<()> {
+        if stack.contains(&d.digest) {
+            return Err(Error::format(
+                d.digest.blob_path(),
+                "index cycle: an index refers to itself",
+            ));
+        }
+        if stack.len() > 32 {
+            return Err(Error::format(d.digest.blob_path(), "indexes nested too deeply"));
+        }
+        if self.docs.contains_key(&d.digest) {
+            return Ok(());
+        }
+        let kind = d.kind();
+        if kind == MediaKind::Other && !looks_like_manifest_type(&d.media_type) {
+            return Ok(());
+        }
+        let Some(value) = self.read_doc(&d.digest)? else {
+            return Ok(());
+        };
+        let member = d.digest.blob_path();
+        let kind = if kind == MediaKind::Other {
+            sniff_kind(&value)
+        } else {
+            kind
+        };
+        match kind {
+            MediaKind::Index => {
+                let entries = index_entries(&value, &member)?;
+                stack.push(d.digest.clone());
+                for e in &entries {
+                    self.load_desc(e, stack)?;
+                }
+                stack.pop();
+                self.docs.insert(d.digest.clone(), Doc::Index { value, entries });
+            }
+            MediaKind::Manifest => {
+                let m = ManifestDoc::parse(&value, &member)?;
+                self.docs.insert(d.digest.clone(), Doc::Manifest(m));
+            }
+            MediaKind::Other => {}
+        }
+        Ok(())
+    }
+
+    /// Whether blob `d` is present.
+    pub fn has_blob(&self, d: &Digest) -> bool {
+        self.blobs.contains_key(d)
+    }
+
+    /// The manifest document of `d`, if present and parsed.
+    pub fn manifest(&self, d: &Digest) -> Option<&ManifestDoc> {
+        match self.docs.get(d) {
+            Some(Doc::Manifest(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The entries of index `d`, if present and parsed.
+    pub fn index(&self, d: &Digest) -> Option<&[Descriptor]> {
+        match self.docs.get(d) {
+            Some(Doc::Index { entries, .. }) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// Present / partial / missing for a manifest descriptor.
+    pub fn status(&self, d: &Descriptor) -> Status {
+        if !self.has_blob(&d.digest) {
+            return Status::Missing;
+        }
+        match self.manifest(&d.digest) {
+            Some(m) => {
+                let all = std::iter::once(&m.config)
+                    .chain(&m.layers)
+                    .all(|c| self.has_blob(&c.digest));
+                if all {
+                    Status::Present
+                } else {
+                    Status::Partial
+                }
+            }
+            None => Status::Present,
+        }
+    }
+
+    /// The blobs a manifest descriptor stands for: itself, its config and layers
+    /// (digest, size, present).
+    pub fn manifest_blobs(&self, d: &Descriptor, out: &mut BTreeMap<Digest, (u64, bool)>) {
+        self.add_blob(d, out);
+        if let Some(m) = self.manifest(&d.digest) {
+            for c in std::iter::once(&m.config).chain(&m.layers) {
+                self.add_blob(c, out);
+            }
+        }
+    }
+
+    fn add_blob(&self, d: &Descriptor, out: &mut BTreeMap<Digest, (u64, bool)>) {
+        let present = self.blobs.get(&d.digest);
+        let size = present.map_or(d.size, |l| l.size);
+        out.insert(d.digest.clone(), (size, present.is_some()));
+    }
+
+    /// The platform of a manifest descriptor: the descriptor's, else its config's.
+    pub fn platform_of(&self, d: &Descriptor) -> Option<Platform> {
+        if let Some(p) = &d.platform {
+            return Some(p.clone());
+        }
+        let m = self.manifest(&d.digest)?;
+        let v = self.read_doc(&m.config.digest).ok().flatten()?;
+        config_platform(&v)
+    }
+
+    /// Walk an index and list its platform manifests and its artifacts (attestations and
+    /// referrers, with the digest of their subject), depth first in index order.
+    pub fn walk_index(
+        &self,
+        d: &Digest,
+        manifests: &mut Vec<Descriptor>,
+        artifacts: &mut Vec<(Digest, Descriptor)>,
+    ) {
+        let Some(entries) = self.index(d) else { return };
+        for e in entries {
+            if self.index(&e.digest).is_some() {
+                self.walk_index(&e.digest, manifests, artifacts);
+            } else if let Some(s) = self.subject_of(e) {
+                artifacts.push((s, e.clone()));
+            } else {
+                manifests.push(e.clone());
+            }
+        }
+    }
+
+    /// The manifest an artifact describes: BuildKit's annotation, containerd's top-level
+    /// annotation, or an OCI `subject`.
+    pub fn subject_of(&self, e: &Descriptor) -> Option<Digest> {
+        if let Some(s) = e.attestation_subject() {
+            return Some(s);
+        }
+        if let Some(s) = e.annotations.get(ANN_SUBJECT) {
+            if let Ok(s) = Digest::parse(s) {
+                return Some(s);
+            }
+        }
+        self.manifest(&e.digest)
+            .and_then(|m| m.subject.as_ref())
+            .map(|s| s.digest.clone())
+    }
+
+    fn build_images(&mut self) {
+        // Top-level referrers whose subject is some image's manifest are not images.
+        let mut all_manifests = BTreeSet::new();
+        for r in &self.roots {
+            if self.index(&r.digest).is_some() {
+                let (mut ms, mut arts) = (Vec::new(), Vec::new());
+                self.walk_index(&r.digest, &mut ms, &mut arts);
+                all_manifests.extend(ms.into_iter().map(|m| m.digest));
+            } else {
+                all_manifests.insert(r.digest.clone());
+            }
+        }
+        let mut root_artifacts = Vec::new();
+        for (i, r) in self.roots.iter().enumerate() {
+            if self.index(&r.digest).is_none() {
+                if let Some(s) = self.subject_of(r) {
+                    if all_manifests.contains(&s) && s != r.digest {
+                        self.root_referrers.push(i);
+                        root_artifacts.push((s, r.clone()));
+                    }
+                }
+            }
+        }
+        let mut images = Vec::new();
+        for (i, r) in self.roots.iter().enumerate() {
+            if self.root_referrers.contains(&i) {
+                continue;
+            }
+            let (mut ms, mut arts) = (Vec::new(), root_artifacts.clone());
+            if self.index(&r.digest).is_some() {
+                self.walk_index(&r.digest, &mut ms, &mut arts);
+            } else {
+                ms.push(r.clone());
+            }
+            let mut image_blobs = BTreeMap::new();
+            let mut indexes = Vec::new();
+            self.collect_indexes(&r.digest, &mut indexes);
+            for d in indexes {
+                let present = self.blobs.get(&d.digest);
+                image_blobs.insert(
+                    d.digest.clone(),
+                    (present.map_or(d.size, |l| l.size), present.is_some()),
+                );
+            }
+            if !ms.contains(r) && self.index(&r.digest).is_some() {
+                self.add_blob(r, &mut image_blobs);
+            }
+            let mut platforms = Vec::new();
+            for m in ms {
+                let mut blobs = BTreeMap::new();
+                self.manifest_blobs(&m, &mut blobs);
+                let mut attestations = Vec::new();
+                let mut att_missing = false;
+                for (s, a) in &arts {
+                    if *s == m.digest {
+                        self.manifest_blobs(a, &mut blobs);
+                        att_missing |= !self.has_blob(&a.digest);
+                        attestations.push(Artifact {
+                            desc: a.clone(),
+                            status: self.status(a),
+                        });
+                    }
+                }
+                let _ = att_missing;
+                let status = self.status(&m);
+                let size_present = blobs.values().filter(|(_, p)| *p).map(|(s, _)| s).sum();
+                let size_total = (status != Status::Missing)
+                    .then(|| blobs.values().map(|(s, _)| s).sum());
+                image_blobs.extend(blobs);
+                platforms.push(PlatformManifest {
+                    platform: self.platform_of(&m),
+                    desc: m,
+                    status,
+                    attestations,
+                    size_present,
+                    size_total,
+                });
+            }
+            images.push(Image {
+                name: r.image_name(),
+                root: r.clone(),
+                position: i,
+                platforms,
+                size_present: image_blobs.values().filter(|(_, p)| *p).map(|(s, _)| s).sum(),
+                size_total: image_blobs.values().map(|(s, _)| s).sum(),
+            });
+        }
+        self.images = images;
+    }
+
+    /// Every index descriptor reachable from (and including) `d`.
+    fn collect_indexes(&self, d: &Digest, out: &mut Vec<Descriptor>) {
+        if let Some(entries) = self.index(d) {
+            for e in entries {
+                if self.index(&e.digest).is_some() {
+                    out.push(e.clone());
+                    self.collect_indexes(&e.digest, out);
+                }
+            }
+        }
+    }
+
+    /// Every platform string of every image, deduplicated, in order of appearance.
+    pub fn platform_names(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for i in &self.images {
+            for p in &i.platforms {
+                let s = p.platform_string();
+                if !seen.contains(&s) {
+                    seen.push(s);
+                }
+            }
+        }
+        seen
+    }
+}
+
+/// A media type we may have to sniff: empty, or JSON-ish and unknown.
+fn looks_like_manifest_type(mt: &str) -> bool {
+    mt.is_empty() || mt.ends_with("+json") && mt.contains("manifest")
+}
+
+/// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored.
+fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
+    let mut blobs = BTreeMap::new();
+    for (name, m) in archive.members().range("blobs/".to_string()..) {
+        if !name.starts_with("blobs/") {
+            break;
+        }
+        if m.kind == MemberKind::Dir {
+            continue;
+        }
+        let rest = &name["blobs/".len()..];
+        let Some((alg, hex)) = rest.split_once('/') else {
+            continue;
+        };
+        let Ok(d) = Digest::parse(&format!("{alg}:{hex}")) else {
+            continue;
+        };
+        if let Some(loc) = archive.resolve(name)? {
+            blobs.insert(d, loc);
+        }
+    }
+    Ok(blobs)
+}
+
+/// Legacy entries as images: one platform each, the image ID standing for the manifest.
+fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
+    let mut images = Vec::new();
+    for (i, l) in legacy.iter().enumerate() {
+        let config_size = l.config.as_ref().map_or(0, |c| c.size);
+        let id = l.id.clone().unwrap_or_else(|| {
+            // An absent config: name the image by its config file's name when it is a digest.
+            let stem = l.entry.config.trim_end_matches(".json");
+            let hex = stem.rsplit('/').next().unwrap_or(stem);
+            Digest::parse(&format!("sha256:{hex}")).unwrap_or_else(|_| Digest::sha256_of(stem.as_bytes()))
+        });
+        let desc = Descriptor {
+            media_type: "application/vnd.docker.container.image.v1+json".into(),
+            digest: id,
+            size: config_size,
+            platform: None,
+            annotations: Default::default(),
+            artifact_type: None,
+        };
+        let mut present = config_size;
+        let mut seen = BTreeSet::new();
+        let mut all = l.config.is_some();
+        for (p, loc) in &l.layers {
+            match loc {
+                Some(loc) if seen.insert(loc.member.clone()) => present += loc.size,
+                Some(_) => {}
+                None => {
+                    let _ = p;
+                    all = false
+                }
+            }
+        }
+        let status = match (&l.config, all) {
+            (None, _) => Status::Missing,
+            (Some(_), true) => Status::Present,
+            (Some(_), false) => Status::Partial,
+        };
+        let total = if all { Some(present) } else { None };
+        images.push(Image {
+            name: l.entry.repo_tags.first().cloned(),
+            root: desc.clone(),
+            position: i,
+            size_present: present,
+            size_total: present,
+            platforms: vec![PlatformManifest {
+                platform: l.platform.clone(),
+                desc,
+                status,
+                attestations: Vec::new(),
+                size_present: present,
+                size_total: total,
+            }],
+        });
+    }
+    images
+}

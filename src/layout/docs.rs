@@ -1,0 +1,209 @@
+//! OCI and Docker JSON documents: descriptors, indexes, manifests and configs, parsed from bytes
+//! with every digest validated. Index documents are also kept as JSON values so they can be
+//! rewritten without losing fields (see `select`).
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::platform::Platform;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// Annotation naming an image in containerd's exports.
+pub const ANN_CONTAINERD_NAME: &str = "io.containerd.image.name";
+/// Annotation naming an image (tag or full reference) in the OCI spec.
+pub const ANN_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// BuildKit attestation manifests.
+pub const ANN_REF_TYPE: &str = "vnd.docker.reference.type";
+pub const ANN_REF_DIGEST: &str = "vnd.docker.reference.digest";
+/// Referrers listed at the top of index.json by containerd / Docker 29.1+.
+pub const ANN_SUBJECT: &str = "io.containerd.manifest.subject";
+
+/// What a descriptor's media type says the blob is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Index,
+    Manifest,
+    Other,
+}
+
+impl MediaKind {
+    pub fn of(media_type: &str) -> MediaKind {
+        match media_type {
+            OCI_INDEX | DOCKER_LIST => MediaKind::Index,
+            OCI_MANIFEST | DOCKER_MANIFEST => MediaKind::Manifest,
+            _ => MediaKind::Other,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawDescriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    size: u64,
+    #[serde(default)]
+    platform: Option<Platform>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(rename = "artifactType", default)]
+    artifact_type: Option<String>,
+}
+
+/// A content descriptor with a validated digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub platform: Option<Platform>,
+    pub annotations: BTreeMap<String, String>,
+    pub artifact_type: Option<String>,
+}
+
+impl Descriptor {
+    /// Parse a descriptor from a JSON value; `member` names the document for errors.
+    pub fn from_value(v: &Value, member: &str) -> Result<Descriptor> {
+        let raw: RawDescriptor =
+            RawDescriptor::deserialize(v).map_err(|e| Error::json(member, format!("descriptor: {e}")))?;
+        let digest = Digest::parse(&raw.digest).map_err(|e| Error::format(member, e))?;
+        Ok(Descriptor {
+            media_type: raw.media_type,
+            digest,
+            size: raw.size,
+            platform: raw.platform,
+            annotations: raw.annotations.unwrap_or_default(),
+            artifact_type: raw.artifact_type,
+        })
+    }
+
+    pub fn kind(&self) -> MediaKind {
+        MediaKind::of(&self.media_type)
+    }
+
+    /// The image name this root descriptor carries, containerd's annotation first.
+    pub fn image_name(&self) -> Option<String> {
+        self.annotations
+            .get(ANN_CONTAINERD_NAME)
+            .or_else(|| self.annotations.get(ANN_REF_NAME))
+            .cloned()
+    }
+
+    /// For a BuildKit attestation manifest, the digest of the manifest it describes.
+    pub fn attestation_subject(&self) -> Option<Digest> {
+        if self.annotations.get(ANN_REF_TYPE).map(String::as_str) == Some("attestation-manifest") {
+            self.annotations
+                .get(ANN_REF_DIGEST)
+                .and_then(|d| Digest::parse(d).ok())
+        } else {
+            None
+        }
+    }
+}
+
+/// Parse bytes as a JSON value (serde_json limits nesting depth, so deep input is an error).
+pub fn parse_json(bytes: &[u8], member: &str) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::json(member, e))
+}
+
+/// Parse `manifests` of an index document into descriptors.
+pub fn index_entries(doc: &Value, member: &str) -> Result<Vec<Descriptor>> {
+    let Some(obj) = doc.as_object() else {
+        return Err(Error::json(member, "not a JSON object"));
+    };
+    match obj.get("manifests") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| Descriptor::from_value(v, member))
+            .collect(),
+        Some(_) => Err(Error::json(member, "\"manifests\" is not an array")),
+    }
+}
+
+/// An image manifest: its config, layers, and the subject it refers to (OCI 1.1 referrers).
+#[derive(Debug, Clone)]
+pub struct ManifestDoc {
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    pub subject: Option<Descriptor>,
+}
+
+impl ManifestDoc {
+    pub fn parse(doc: &Value, member: &str) -> Result<ManifestDoc> {
+        let Some(obj) = doc.as_object() else {
+            return Err(Error::json(member, "not a JSON object"));
+        };
+        let config = match obj.get("config") {
+            Some(v) => Descriptor::from_value(v, member)?,
+            None => return Err(Error::json(member, "manifest has no \"config\"")),
+        };
+        let layers = match obj.get("layers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| Descriptor::from_value(v, member))
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(Error::json(member, "\"layers\" is not an array")),
+        };
+        let subject = match obj.get("subject") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(Descriptor::from_value(v, member)?),
+        };
+        Ok(ManifestDoc {
+            config,
+            layers,
+            subject,
+        })
+    }
+}
+
+/// What a document looks like when its media type does not say (sniffing by shape).
+pub fn sniff_kind(doc: &Value) -> MediaKind {
+    let Some(obj) = doc.as_object() else {
+        return MediaKind::Other;
+    };
+    if let Some(Value::String(mt)) = obj.get("mediaType") {
+        let k = MediaKind::of(mt);
+        if k != MediaKind::Other {
+            return k;
+        }
+    }
+    if obj.get("manifests").is_some_and(Value::is_array) {
+        MediaKind::Index
+    } else if obj.get("config").is_some_and(Value::is_object) {
+        MediaKind::Manifest
+    } else {
+        MediaKind::Other
+    }
+}
+
+/// The platform an image config declares (`os`, `architecture`, `variant`, `os.version`,
+/// `os.features`), or None when the config does not say.
+pub fn config_platform(doc: &Value) -> Option<Platform> {
+    let obj = doc.as_object()?;
+    let s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
+    let os = s("os")?;
+    let architecture = s("architecture")?;
+    if os.is_empty() || architecture.is_empty() {
+        return None;
+    }
+    let os_features = obj
+        .get("os.features")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    Some(Platform {
+        os,
+        architecture,
+        variant: s("variant").filter(|v| !v.is_empty()),
+        os_version: s("os.version").filter(|v| !v.is_empty()),
+        os_features,
+    })
+}

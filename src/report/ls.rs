@@ -1,0 +1,230 @@
+//! `ocislim ls`: the images and platforms of an archive as a tree (like `docker image ls
+//! --tree`), a table, or the stable JSON document of SPEC §6.
+
+use super::size::human;
+use crate::graph::{Graph, Image, PlatformManifest, Status};
+use crate::platform::Matcher;
+use serde_json::{json, Value};
+use std::fmt::Write;
+
+/// Options for `ls`.
+#[derive(Debug, Clone, Default)]
+pub struct LsOptions {
+    /// Only platforms matching one of these are shown.
+    pub filter: Vec<Matcher>,
+    pub no_trunc: bool,
+}
+
+impl LsOptions {
+    fn shows(&self, p: &PlatformManifest) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        match &p.platform {
+            Some(pl) => self.filter.iter().any(|m| m.matches(pl)),
+            None => false,
+        }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Present => "present",
+        Status::Partial => "partial",
+        Status::Missing => "missing",
+    }
+}
+
+/// The JSON document of SPEC §6.
+pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
+    let images: Vec<Value> = g
+        .images
+        .iter()
+        .map(|img| {
+            let platforms: Vec<Value> = img
+                .platforms
+                .iter()
+                .filter(|p| opts.shows(p))
+                .map(|p| {
+                    json!({
+                        "platform": p.platform_string(),
+                        "digest": p.desc.digest.to_string(),
+                        "status": p.status,
+                        "size": {"present": p.size_present, "total": p.size_total},
+                        "attestations": p.attestations.iter().map(|a| json!({
+                            "digest": a.desc.digest.to_string(),
+                            "status": a.status,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            json!({
+                "name": img.name,
+                "digest": img.root.digest.to_string(),
+                "mediaType": img.root.media_type,
+                "platforms": platforms,
+            })
+        })
+        .collect();
+    json!({
+        "archive": {
+            "format": g.format.name(),
+            "compression": g.archive.compression.name(),
+            "blobs": if g.format == crate::graph::Format::DockerLegacy {
+                g.archive.members().values().filter(|m| m.kind == crate::source::MemberKind::File).count()
+            } else {
+                g.blobs.len()
+            },
+            "size": g.archive.size(),
+        },
+        "images": images,
+    })
+}
+
+fn short(d: &crate::digest::Digest, no_trunc: bool) -> String {
+    if no_trunc {
+        d.to_string()
+    } else {
+        d.short().to_string()
+    }
+}
+
+fn counts(img: &Image) -> (usize, usize) {
+    let present = img
+        .platforms
+        .iter()
+        .filter(|p| p.status == Status::Present)
+        .count();
+    (present, img.platforms.len())
+}
+
+fn platform_size(p: &PlatformManifest) -> String {
+    match p.size_total {
+        Some(t) if t == p.size_present => human(t),
+        Some(t) => format!("{} / {}", human(p.size_present), human(t)),
+        None => "-".into(),
+    }
+}
+
+fn extra(p: &PlatformManifest) -> String {
+    let n = p.attestations.len();
+    let mut s = match n {
+        0 => String::new(),
+        1 => "+ attestation".to_string(),
+        n => format!("+ {n} attestations"),
+    };
+    if p.attestations.iter().any(|a| a.status != Status::Present) {
+        s.push_str(" (missing)");
+    }
+    s
+}
+
+/// Rows of (name column, digest, status, platforms, size, extra) for both text formats.
+fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
+    let mut rows = Vec::new();
+    for img in &g.images {
+        let shown: Vec<&PlatformManifest> =
+            img.platforms.iter().filter(|p| opts.shows(p)).collect();
+        if shown.is_empty() && !opts.filter.is_empty() {
+            continue;
+        }
+        let (present, total) = counts(img);
+        let name = img.name.clone().unwrap_or_else(|| "<none>".into());
+        let size = if img.size_present == img.size_total {
+            human(img.size_total)
+        } else {
+            format!("{} / {}", human(img.size_present), human(img.size_total))
+        };
+        if tree {
+            rows.push([
+                name.clone(),
+                short(&img.root.digest, opts.no_trunc),
+                String::new(),
+                format!("{present}/{total}"),
+                size,
+                String::new(),
+            ]);
+        }
+        for (i, p) in shown.iter().enumerate() {
+            let first = if tree {
+                let branch = if i + 1 == shown.len() { "└─ " } else { "├─ " };
+                format!("{branch}{}", p.platform_string())
+            } else {
+                p.platform_string()
+            };
+            let status = match p.status {
+                Status::Present => "present".to_string(),
+                s => status_word(s).to_uppercase(),
+            };
+            let mut r = [
+                first,
+                short(&p.desc.digest, opts.no_trunc),
+                status,
+                String::new(),
+                platform_size(p),
+                extra(p),
+            ];
+            if !tree {
+                r[3] = name.clone();
+            }
+            rows.push(r);
+        }
+        if tree {
+            rows.push(Default::default());
+        }
+    }
+    if tree && rows.last().is_some_and(|r| r[0].is_empty()) {
+        rows.pop();
+    }
+    rows
+}
+
+/// Render the tree view.
+pub fn to_tree(g: &Graph, opts: &LsOptions) -> String {
+    let header = ["IMAGE", "DIGEST", "STATUS", "PLATFORMS", "SIZE", "EXTRA"];
+    render(&header, &rows(g, opts, true))
+}
+
+/// Render the table view: one row per platform manifest.
+pub fn to_table(g: &Graph, opts: &LsOptions) -> String {
+    let header = ["PLATFORM", "DIGEST", "STATUS", "IMAGE", "SIZE", "EXTRA"];
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header(header);
+    for r in rows(g, opts, false) {
+        table.add_row(r);
+    }
+    let mut s = table.trim_fmt();
+    s.push('\n');
+    s
+}
+
+fn render(header: &[&str; 6], rows: &[[String; 6]]) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            if i == 3 || i == 4 {
+                // numbers right-aligned, like docker
+                let _ = write!(l, "{}{}   ", " ".repeat(pad), c);
+            } else {
+                let _ = write!(l, "{}{}   ", c, " ".repeat(pad));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(|h| h));
+    for r in rows {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+    out
+}

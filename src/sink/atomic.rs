@@ -1,0 +1,46 @@
+//! Atomic output: a temporary file in the output's folder, renamed over `OUT` only on success.
+//! On any failure the temporary file is removed and an existing `OUT` is untouched.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A file being written that becomes `target` on [`AtomicFile::commit`].
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    target: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<AtomicFile> {
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".ocislim-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(dir.display().to_string(), e))?;
+        Ok(AtomicFile {
+            tmp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    pub fn file(&mut self) -> &mut std::fs::File {
+        self.tmp.as_file_mut()
+    }
+
+    /// Flush to disk and rename into place.
+    pub fn commit(self) -> Result<()> {
+        let name = self.target.display().to_string();
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io(&name, e))?;
+        self.tmp
+            .persist(&self.target)
+            .map_err(|e| Error::io(&name, e.error))?;
+        Ok(())
+    }
+}

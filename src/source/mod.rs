@@ -1,0 +1,250 @@
+//! Getting bytes out of an image archive without extracting it: the member table of a tar file
+//! scanned in place, a decompressed spool for gzip/zstd/stdin input, or an OCI layout directory.
+//! Everything above this module sees members by name and reads byte ranges.
+
+pub mod compress;
+pub mod dir;
+pub mod paths;
+pub mod tar_scan;
+
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use compress::Compression;
+
+/// What a member of the archive is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberKind {
+    /// A regular file whose bytes are at `offset` in the backing tar, or in `path` for a directory.
+    File,
+    /// A symbolic link, target as written.
+    Symlink(String),
+    /// A tar hard link to another member (target as written).
+    HardLink(String),
+    /// A directory.
+    Dir,
+    /// Devices, fifos and the like: ignored.
+    Other,
+}
+
+/// One member of the archive.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub kind: MemberKind,
+    pub size: u64,
+    /// Byte offset of the content in the tar file (0 for a directory layout).
+    pub offset: u64,
+}
+
+/// Where a regular file's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    /// The (normalised) member name that holds the bytes, after following links.
+    pub member: String,
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// The bytes behind the members.
+#[derive(Debug)]
+enum Backing {
+    Tar(Arc<File>),
+    Dir(PathBuf),
+}
+
+/// An opened archive: its member table and a way to read members' bytes.
+#[derive(Debug)]
+pub struct Archive {
+    /// The name the user gave (`-` for stdin).
+    pub name: String,
+    pub compression: Compression,
+    backing: Backing,
+    members: BTreeMap<String, Member>,
+    /// Keeps a decompression spool alive as long as the archive.
+    _spool: Option<tempfile::NamedTempFile>,
+}
+
+/// The largest JSON document we read into memory.
+pub const MAX_JSON: u64 = 64 << 20;
+
+impl Archive {
+    /// Open `path` (a tar file, gzip or zstd tar, an OCI layout directory, or `-` for stdin).
+    pub fn open(path: &str) -> Result<Archive> {
+        if path == "-" {
+            let stdin = io::stdin();
+            let (spool, compression) = compress::spool(stdin.lock(), "-")?;
+            return Self::from_spool(path, spool, compression);
+        }
+        let p = Path::new(path);
+        let meta = std::fs::metadata(p).map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            let members = dir::scan(p)?;
+            return Ok(Archive {
+                name: path.to_string(),
+                compression: Compression::None,
+                backing: Backing::Dir(p.to_path_buf()),
+                members,
+                _spool: None,
+            });
+        }
+        let mut file = File::open(p).map_err(|e| Error::io(path, e))?;
+        let compression = compress::sniff(&mut file).map_err(|e| Error::io(path, e))?;
+        if compression != Compression::None {
+            let (spool, compression) = compress::spool(file, path)?;
+            return Self::from_spool(path, spool, compression);
+        }
+        let members = tar_scan::scan(&file, path)?;
+        Ok(Archive {
+            name: path.to_string(),
+            compression,
+            backing: Backing::Tar(Arc::new(file)),
+            members,
+            _spool: None,
+        })
+    }
+
+    fn from_spool(
+        name: &str,
+        spool: tempfile::NamedTempFile,
+        compression: Compression,
+    ) -> Result<Archive> {
+        let file = spool.reopen().map_err(|e| Error::io(name, e))?;
+        let members = tar_scan::scan(&file, name)?;
+        Ok(Archive {
+            name: name.to_string(),
+            compression,
+            backing: Backing::Tar(Arc::new(file)),
+            members,
+            _spool: Some(spool),
+        })
+    }
+
+    /// All members by normalised name.
+    pub fn members(&self) -> &BTreeMap<String, Member> {
+        &self.members
+    }
+
+    /// The backing tar file, when the archive is (or was decompressed into) a tar file.
+    pub fn tar_file(&self) -> Option<&File> {
+        match &self.backing {
+            Backing::Tar(f) => Some(f),
+            Backing::Dir(_) => None,
+        }
+    }
+
+    /// Total size in bytes of the backing file (the decompressed tar), or the sum of the
+    /// files of a layout directory.
+    pub fn size(&self) -> u64 {
+        match &self.backing {
+            Backing::Tar(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
+            Backing::Dir(_) => self.members.values().map(|m| m.size).sum(),
+        }
+    }
+
+    /// Find the regular file behind `name`, following symlinks and hard links inside the
+    /// archive. `Ok(None)` when there is no such member; an error when a link escapes or loops.
+    pub fn resolve(&self, name: &str) -> Result<Option<Loc>> {
+        let mut current = paths::normalize(name, name)?;
+        for _ in 0..40 {
+            let Some(m) = self.members.get(&current) else {
+                return Ok(None);
+            };
+            match &m.kind {
+                MemberKind::File => {
+                    return Ok(Some(Loc {
+                        member: current,
+                        offset: m.offset,
+                        size: m.size,
+                    }))
+                }
+                MemberKind::Symlink(target) => {
+                    current = paths::join_link(&current, target)?;
+                }
+                MemberKind::HardLink(target) => {
+                    current = paths::normalize(target, &current)?;
+                }
+                MemberKind::Dir | MemberKind::Other => {
+                    return Err(Error::format(current, "is not a regular file"))
+                }
+            }
+        }
+        Err(Error::UnsafePath {
+            member: name.to_string(),
+            reason: "too many levels of links (a loop?)".into(),
+        })
+    }
+
+    /// Read a whole (small) member into memory, refusing anything over `cap` bytes.
+    pub fn read_small(&self, loc: &Loc, cap: u64) -> Result<Vec<u8>> {
+        if loc.size > cap {
+            return Err(Error::format(
+                &loc.member,
+                format!("document too large ({} bytes, limit {cap})", loc.size),
+            ));
+        }
+        let mut buf = vec![0u8; loc.size as usize];
+        self.read_exact_at(loc, 0, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Read `buf.len()` bytes of `loc` starting at `pos` within it.
+    pub fn read_exact_at(&self, loc: &Loc, pos: u64, buf: &mut [u8]) -> Result<()> {
+        match &self.backing {
+            Backing::Tar(f) => f
+                .read_exact_at(buf, loc.offset + pos)
+                .map_err(|e| Error::io(format!("{}: {}", self.name, loc.member), e)),
+            Backing::Dir(root) => {
+                let path = root.join(&loc.member);
+                let f = File::open(&path).map_err(|e| Error::io(&loc.member, e))?;
+                f.read_exact_at(buf, pos)
+                    .map_err(|e| Error::io(&loc.member, e))
+            }
+        }
+    }
+
+    /// A reader over the bytes of `loc`.
+    pub fn reader(&self, loc: &Loc) -> Result<Box<dyn Read + Send + '_>> {
+        match &self.backing {
+            Backing::Tar(f) => Ok(Box::new(RangeReader {
+                file: f,
+                pos: loc.offset,
+                end: loc.offset + loc.size,
+            })),
+            Backing::Dir(root) => {
+                let f = File::open(root.join(&loc.member)).map_err(|e| Error::io(&loc.member, e))?;
+                Ok(Box::new(f.take(loc.size)))
+            }
+        }
+    }
+}
+
+/// Reads a byte range of a file with positioned reads, so many readers can share one file.
+struct RangeReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.end.saturating_sub(self.pos);
+        if left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(left as usize);
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "archive ends inside a member",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

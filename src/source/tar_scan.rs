@@ -1,0 +1,74 @@
+//! The tar reader: scans the headers of an uncompressed tar file in place, seeking past every
+//! member's content, and records where each member's bytes are. Nothing is extracted.
+
+use super::paths;
+use super::{Member, MemberKind};
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::fs::File;
+
+/// Scan the tar headers of `file` and return its members by normalised name.
+///
+/// Refuses names that leave the archive, duplicate regular files, and members whose content
+/// runs past the end of the file (a truncated tar).
+pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
+    let len = file.metadata().map_err(|e| Error::io(name, e))?.len();
+    let mut archive = tar::Archive::new(file);
+    let entries = archive
+        .entries_with_seek()
+        .map_err(|e| Error::Tar(format!("{name}: {e}")))?;
+    let mut members = BTreeMap::new();
+    let mut count = 0usize;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::Tar(format!("{name}: {e}")))?;
+        count += 1;
+        let raw = entry
+            .path()
+            .map_err(|e| Error::Tar(format!("{name}: member name: {e}")))?
+            .to_string_lossy()
+            .into_owned();
+        let member_name = paths::normalize(&raw, &raw)?;
+        let size = entry.size();
+        let offset = entry.raw_file_position();
+        let header = entry.header();
+        let et = header.entry_type();
+        let link = || -> Result<String> {
+            match entry.link_name() {
+                Ok(Some(l)) => Ok(l.to_string_lossy().into_owned()),
+                Ok(None) => Err(Error::Tar(format!("{raw}: link without a target"))),
+                Err(e) => Err(Error::Tar(format!("{raw}: link target: {e}"))),
+            }
+        };
+        let kind = if et.is_file() || et.is_contiguous() {
+            MemberKind::File
+        } else if et.is_dir() {
+            MemberKind::Dir
+        } else if et.is_symlink() {
+            MemberKind::Symlink(link()?)
+        } else if et.is_hard_link() {
+            MemberKind::HardLink(link()?)
+        } else {
+            MemberKind::Other
+        };
+        if kind == MemberKind::File && offset.checked_add(size).is_none_or(|end| end > len) {
+            return Err(Error::Tar(format!(
+                "{name}: truncated: member {raw} needs {size} bytes at offset {offset}, file has {len}"
+            )));
+        }
+        if member_name.is_empty() {
+            continue; // "./" itself
+        }
+        let member = Member { kind, size, offset };
+        if let Some(prev) = members.insert(member_name.clone(), member) {
+            if !(prev.kind == MemberKind::Dir && members[&member_name].kind == MemberKind::Dir) {
+                return Err(Error::Tar(format!("{name}: duplicate member {raw}")));
+            }
+        }
+    }
+    if count == 0 {
+        return Err(Error::NotAnArchive(format!(
+            "{name}: not an image archive (empty, or not a tar file)"
+        )));
+    }
+    Ok(members)
+}

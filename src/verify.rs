@@ -1,0 +1,303 @@
+//! Digest checks: hashing blobs in parallel (rayon) and checking an archive's integrity — every
+//! blob against its name and every descriptor naming it, the closure of references, and
+//! `manifest.json` against the index (or, for legacy archives, against the configs' diff IDs).
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, Result};
+use crate::graph::{Format, Graph};
+use crate::layout::docs::{parse_json, Descriptor};
+use crate::source::{Archive, Loc, MAX_JSON};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+
+/// Hash the bytes at `loc` with `algorithm`'s hasher.
+pub fn hash_loc(archive: &Archive, loc: &Loc, algorithm: crate::digest::Algorithm) -> Result<Digest> {
+    let mut h = Hasher::new(algorithm);
+    let mut r = archive.reader(loc)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| Error::io(format!("{}: {}", archive.name, loc.member), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finish())
+}
+
+/// Check that the bytes at `loc` hash to `expected`.
+pub fn check_blob(archive: &Archive, loc: &Loc, expected: &Digest) -> Result<()> {
+    let actual = hash_loc(archive, loc, expected.algorithm())?;
+    if &actual != expected {
+        return Err(Error::DigestMismatch {
+            digest: expected.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something referenced is not in the archive (a shallow archive).
+    Missing,
+    /// Something is wrong.
+    Corrupt,
+}
+
+/// One finding of `verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// The outcome of `verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub archive: String,
+    pub format: &'static str,
+    pub blobs_checked: usize,
+    pub bytes_checked: u64,
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn is_sound(&self) -> bool {
+        self.problems.is_empty()
+    }
+    pub fn is_corrupt(&self) -> bool {
+        self.problems.iter().any(|p| p.severity == Severity::Corrupt)
+    }
+    /// The error `verify` exits with, if any.
+    pub fn to_error(&self) -> Option<Error> {
+        let n = self.problems.len();
+        if self.is_corrupt() {
+            let c = self.problems.iter().filter(|p| p.severity == Severity::Corrupt).count();
+            Some(Error::Invalid(format!("{}: {c} problem(s) found", self.archive)))
+        } else if n > 0 {
+            Some(Error::Shallow(format!(
+                "{}: archive is shallow: {n} referenced blob(s) missing",
+                self.archive
+            )))
+        } else {
+            None
+        }
+    }
+}
+
+/// Verify an archive's graph.
+pub fn verify(g: &Graph) -> VerifyReport {
+    let mut problems = Vec::new();
+    let mut push = |severity, message: String| problems.push(Problem { severity, message });
+    let mut checked = 0usize;
+    let mut bytes = 0u64;
+
+    // 1. Every blob hashes to its name (in parallel).
+    let results: Vec<(Digest, Result<()>)> = g
+        .blobs
+        .par_iter()
+        .map(|(d, loc)| (d.clone(), check_blob(&g.archive, loc, d)))
+        .collect();
+    for (d, r) in results {
+        checked += 1;
+        bytes += g.blobs.get(&d).map_or(0, |l| l.size);
+        if let Err(e) = r {
+            push(Severity::Corrupt, e.to_string());
+        }
+    }
+
+    // 2. Every descriptor agrees with the blob it names; every referenced blob is present.
+    let mut descs: Vec<(String, Descriptor)> = Vec::new();
+    for r in &g.roots {
+        descs.push(("index.json".into(), r.clone()));
+    }
+    let mut docs: Vec<_> = g.docs.iter().collect();
+    docs.sort_by(|a, b| a.0.cmp(b.0));
+    for (d, doc) in docs {
+        let member = d.blob_path();
+        match doc {
+            crate::graph::Doc::Index { entries, .. } => {
+                descs.extend(entries.iter().map(|e| (member.clone(), e.clone())));
+            }
+            crate::graph::Doc::Manifest(m) => {
+                descs.push((member.clone(), m.config.clone()));
+                descs.extend(m.layers.iter().map(|e| (member.clone(), e.clone())));
+            }
+        }
+    }
+    let mut missing_reported = BTreeSet::new();
+    for (member, d) in &descs {
+        match g.blobs.get(&d.digest) {
+            Some(loc) if loc.size != d.size => push(
+                Severity::Corrupt,
+                Error::SizeMismatch {
+                    digest: d.digest.to_string(),
+                    expected: d.size,
+                    actual: loc.size,
+                }
+                .to_string()
+                    + &format!(" (descriptor in {member})"),
+            ),
+            Some(_) => {}
+            None => {
+                if missing_reported.insert(d.digest.clone()) {
+                    push(
+                        Severity::Missing,
+                        format!("blob {} missing (referenced by {member})", d.digest),
+                    );
+                }
+            }
+        }
+    }
+
+    // 3. manifest.json agrees with the index, or with the legacy configs.
+    match g.format {
+        Format::Docker => check_manifest_json(g, &mut push),
+        Format::DockerLegacy => check_legacy(g, &mut push),
+        Format::Oci => {}
+    }
+
+    VerifyReport {
+        archive: g.archive.name.clone(),
+        format: g.format.name(),
+        blobs_checked: checked,
+        bytes_checked: bytes,
+        problems,
+    }
+}
+
+/// The digest a `blobs/<alg>/<hex>` path names.
+pub fn digest_of_blob_path(p: &str) -> Option<Digest> {
+    let n = crate::source::paths::normalize(p, p).ok()?;
+    let rest = n.strip_prefix("blobs/")?;
+    let (alg, hex) = rest.split_once('/')?;
+    Digest::parse(&format!("{alg}:{hex}")).ok()
+}
+
+fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
+    let Some(entries) = &g.docker_manifest else { return };
+    // config digest → layers of every manifest reachable from the index.
+    let mut by_config: BTreeMap<Digest, Vec<Vec<Digest>>> = BTreeMap::new();
+    for d in g.docs.keys() {
+        if let Some(m) = g.manifest(d) {
+            by_config
+                .entry(m.config.digest.clone())
+                .or_default()
+                .push(m.layers.iter().map(|l| l.digest.clone()).collect());
+        }
+    }
+    for (i, e) in entries.iter().enumerate() {
+        let what = format!("manifest.json entry {i} ({})", e.repo_tags.join(", "));
+        let Some(cfg) = digest_of_blob_path(&e.config) else {
+            // Config outside blobs/: only check it resolves.
+            if !matches!(g.archive.resolve(&e.config), Ok(Some(_))) {
+                push(Severity::Corrupt, format!("{what}: config {} not in the archive", e.config));
+            }
+            continue;
+        };
+        match by_config.get(&cfg) {
+            None => push(
+                Severity::Corrupt,
+                format!("{what}: config {cfg} is not the config of any manifest in index.json"),
+            ),
+            Some(candidates) => {
+                let layers: Vec<Option<Digest>> =
+                    e.layers.iter().map(|l| digest_of_blob_path(l)).collect();
+                let ok = candidates.iter().any(|c| {
+                    c.len() == layers.len()
+                        && c.iter().zip(&layers).all(|(a, b)| Some(a) == b.as_ref())
+                });
+                if !ok {
+                    push(
+                        Severity::Corrupt,
+                        format!("{what}: Layers do not match the manifest of config {cfg}"),
+                    );
+                }
+            }
+        }
+        for p in std::iter::once(&e.config).chain(&e.layers) {
+            match g.archive.resolve(p) {
+                Ok(Some(_)) => {}
+                Ok(None) => push(Severity::Missing, format!("{what}: {p} not in the archive")),
+                Err(err) => push(Severity::Corrupt, format!("{what}: {err}")),
+            }
+        }
+    }
+}
+
+fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
+    for l in &g.legacy {
+        let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
+        let Some(cfg) = &l.config else {
+            push(Severity::Missing, format!("{what}: config {} not in the archive", l.entry.config));
+            continue;
+        };
+        let diff_ids: Vec<String> = match g
+            .archive
+            .read_small(cfg, MAX_JSON)
+            .and_then(|b| parse_json(&b, &l.entry.config))
+        {
+            Ok(v) => v
+                .pointer("/rootfs/diff_ids")
+                .and_then(|d| d.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            Err(e) => {
+                push(Severity::Corrupt, e.to_string());
+                continue;
+            }
+        };
+        if diff_ids.len() != l.layers.len() {
+            push(
+                Severity::Corrupt,
+                format!(
+                    "{what}: {} layers listed, config has {} diff_ids",
+                    l.layers.len(),
+                    diff_ids.len()
+                ),
+            );
+        }
+        let stem = l.entry.config.rsplit('/').next().unwrap_or("").trim_end_matches(".json");
+        if let (Some(id), Ok(named)) = (&l.id, Digest::parse(&format!("sha256:{stem}"))) {
+            if *id != named {
+                push(
+                    Severity::Corrupt,
+                    Error::DigestMismatch {
+                        digest: named.to_string(),
+                        actual: id.to_string(),
+                    }
+                    .to_string(),
+                );
+            }
+        }
+        let checks: Vec<(String, Result<()>)> = l
+            .layers
+            .par_iter()
+            .zip(diff_ids.par_iter())
+            .filter_map(|((p, loc), want)| {
+                let loc = loc.as_ref()?;
+                let r = Digest::parse(want)
+                    .map_err(|e| Error::format(&l.entry.config, e))
+                    .and_then(|want| check_blob(&g.archive, loc, &want));
+                Some((p.clone(), r))
+            })
+            .collect();
+        for (p, r) in checks {
+            if let Err(e) = r {
+                push(Severity::Corrupt, format!("{p}: {e}"));
+            }
+        }
+        for (p, loc) in &l.layers {
+            if loc.is_none() {
+                push(Severity::Missing, format!("{what}: layer {p} not in the archive"));
+            }
+        }
+    }
+}
