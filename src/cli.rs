@@ -22,13 +22,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the images and platforms of an archive, with sizes and what is present or missing.
-    #[command(after_help = "Examples:\n  ocislim ls image.tar\n  ocislim ls image.tar.gz --platform linux/arm64 --no-trunc\n  ocislim ls - --format json < image.tar")]
+    #[command(
+        after_help = "Examples:\n  ocislim ls image.tar\n  ocislim ls image.tar.gz --platform linux/arm64 --no-trunc\n  ocislim ls - --format json < image.tar"
+    )]
     Ls(LsArgs),
     /// Keep only the chosen platforms and write a new, self-consistent archive.
-    #[command(after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load")]
+    #[command(
+        after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load"
+    )]
     Filter(FilterArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
-    #[command(after_help = "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\nExit codes: 0 sound, 5 shallow (content missing) but otherwise sound, 1 corrupt")]
+    #[command(
+        after_help = "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\nExit codes: 0 sound, 5 shallow (content missing) but otherwise sound, 1 corrupt"
+    )]
     Verify(VerifyArgs),
 }
 

@@ -47,7 +47,9 @@ impl Digest {
             _ => return Err(format!("unsupported digest algorithm in {s:?}")),
         };
         if hex.len() != algorithm.hex_len()
-            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(format!("malformed digest {s:?}"));
         }
@@ -168,9 +170,6 @@ mod tests {
             assert!(Digest::parse(bad).is_err(), "{bad}");
         }
         let s512 = format!("sha512:{}", "ab".repeat(64));
-        assert_eq!(
-            Digest::parse(&s512).unwrap().algorithm(),
-            Algorithm::Sha512
-        );
+        assert_eq!(Digest::parse(&s512).unwrap().algorithm(), Algorithm::Sha512);
     }
 }

@@ -48,8 +48,11 @@ pub enum Status {
 /// A parsed JSON document of the graph.
 #[derive(Debug, Clone)]
 pub enum Doc {
-    Index { value: Value, entries: Vec<Descriptor> },
-    Manifest(ManifestDoc),
+    Index {
+        value: Value,
+        entries: Vec<Descriptor>,
+    },
+    Manifest(Box<ManifestDoc>),
 }
 
 /// An artifact (attestation or referrer) attached to a platform manifest.
@@ -172,7 +175,10 @@ impl Graph {
         if let Some(bytes) = g.archive.resolve("oci-layout")? {
             let b = g.archive.read_small(&bytes, MAX_JSON)?;
             let v = parse_json(&b, "oci-layout")?;
-            if v.get("imageLayoutVersion").and_then(Value::as_str).is_none() {
+            if v.get("imageLayoutVersion")
+                .and_then(Value::as_str)
+                .is_none()
+            {
                 return Err(Error::json("oci-layout", "no imageLayoutVersion"));
             }
         }
@@ -221,7 +227,10 @@ impl Graph {
             ));
         }
         if stack.len() > 32 {
-            return Err(Error::format(d.digest.blob_path(), "indexes nested too deeply"));
+            return Err(Error::format(
+                d.digest.blob_path(),
+                "indexes nested too deeply",
+            ));
         }
         if self.docs.contains_key(&d.digest) {
             return Ok(());
@@ -247,11 +256,12 @@ impl Graph {
                     self.load_desc(e, stack)?;
                 }
                 stack.pop();
-                self.docs.insert(d.digest.clone(), Doc::Index { value, entries });
+                self.docs
+                    .insert(d.digest.clone(), Doc::Index { value, entries });
             }
             MediaKind::Manifest => {
                 let m = ManifestDoc::parse(&value, &member)?;
-                self.docs.insert(d.digest.clone(), Doc::Manifest(m));
+                self.docs.insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
             }
             MediaKind::Other => {}
         }
@@ -428,8 +438,8 @@ impl Graph {
                 let _ = att_missing;
                 let status = self.status(&m);
                 let size_present = blobs.values().filter(|(_, p)| *p).map(|(s, _)| s).sum();
-                let size_total = (status != Status::Missing)
-                    .then(|| blobs.values().map(|(s, _)| s).sum());
+                let size_total =
+                    (status != Status::Missing).then(|| blobs.values().map(|(s, _)| s).sum());
                 image_blobs.extend(blobs);
                 platforms.push(PlatformManifest {
                     platform: self.platform_of(&m),
@@ -445,7 +455,11 @@ impl Graph {
                 root: r.clone(),
                 position: i,
                 platforms,
-                size_present: image_blobs.values().filter(|(_, p)| *p).map(|(s, _)| s).sum(),
+                size_present: image_blobs
+                    .values()
+                    .filter(|(_, p)| *p)
+                    .map(|(s, _)| s)
+                    .sum(),
                 size_total: image_blobs.values().map(|(s, _)| s).sum(),
             });
         }
@@ -517,7 +531,8 @@ fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
             // An absent config: name the image by its config file's name when it is a digest.
             let stem = l.entry.config.trim_end_matches(".json");
             let hex = stem.rsplit('/').next().unwrap_or(stem);
-            Digest::parse(&format!("sha256:{hex}")).unwrap_or_else(|_| Digest::sha256_of(stem.as_bytes()))
+            Digest::parse(&format!("sha256:{hex}"))
+                .unwrap_or_else(|_| Digest::sha256_of(stem.as_bytes()))
         });
         let desc = Descriptor {
             media_type: "application/vnd.docker.container.image.v1+json".into(),

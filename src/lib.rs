@@ -15,11 +15,11 @@ pub mod source;
 pub use error::{Error, Result};
 pub use graph::Graph;
 pub mod report;
-pub mod verify;
 pub mod select;
 pub mod sink;
 #[doc(hidden)]
 pub mod testgen;
+pub mod verify;
 
 use report::filter::{Bytes, FilterReport};
 use select::{FilterOptions, Plan};

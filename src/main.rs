@@ -74,13 +74,21 @@ mod commands {
         let g = Graph::open(&a.archive)?;
         let report = ocislim::verify::verify(&g);
         if a.json {
-            let mut s = serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
+            let mut s =
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
             s.push('\n');
             out(&s)?;
         } else {
             let mut s = String::new();
             for p in &report.problems {
-                s.push_str(&format!("{}: {}\n", serde_json::to_value(p.severity).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(), p.message));
+                s.push_str(&format!(
+                    "{}: {}\n",
+                    serde_json::to_value(p.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    p.message
+                ));
             }
             if report.is_sound() {
                 s.push_str(&format!(
@@ -126,7 +134,9 @@ mod commands {
             docker_platform,
         };
         if a.keep_index && a.skip_missing {
-            return Err(Error::Usage("--keep-index and --skip-missing cannot be used together".into()));
+            return Err(Error::Usage(
+                "--keep-index and --skip-missing cannot be used together".into(),
+            ));
         }
         let target = if a.output == "-" {
             Target::Stdout
@@ -148,7 +158,8 @@ mod commands {
         let g = Graph::open(&a.archive)?;
         let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.dry_run)?;
         if a.json && a.output != "-" {
-            let mut s = serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
+            let mut s =
+                serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
             s.push('\n');
             out(&s)?;
         } else if !a.quiet {

@@ -119,7 +119,7 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
         if !hit {
             return Err(Error::NoMatch(format!(
                 "--platform {} matched no platform; the archive has: {}",
-                sel,
+                sel.format_selector(),
                 g.platform_names().join(", ")
             )));
         }
@@ -149,7 +149,11 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
                     notes.push(format!(
                         "{}: skipping {name}: content {} (--skip-missing)",
                         display_name(&img.name, &img.root.digest),
-                        if p.status == Status::Missing { "missing" } else { "partial" }
+                        if p.status == Status::Missing {
+                            "missing"
+                        } else {
+                            "partial"
+                        }
                     ));
                     rep.skipped_missing.push(name);
                     continue;
@@ -183,12 +187,11 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
 
     let out_format = match (opts.format, g.format) {
         (OutputFormat::Auto, f) => f,
-        (OutputFormat::Oci, Format::DockerLegacy) | (OutputFormat::Docker, Format::DockerLegacy) => {
-            return Err(Error::Usage(
-                "a legacy docker-save archive can only be written in its own layout (--format auto)"
-                    .into(),
-            ))
-        }
+        (OutputFormat::Oci, Format::DockerLegacy)
+        | (OutputFormat::Docker, Format::DockerLegacy) => return Err(Error::Usage(
+            "a legacy docker-save archive can only be written in its own layout (--format auto)"
+                .into(),
+        )),
         (OutputFormat::Oci, _) => Format::Oci,
         (OutputFormat::Docker, _) => Format::Docker,
     };
@@ -348,7 +351,10 @@ impl Writer<'_> {
             let is_artifact = self.g.subject_of(d);
             let keep = match is_artifact {
                 Some(s) => !self.opts.drop_attestations && self.kept.contains(&s),
-                None => self.kept.contains(&d.digest) || d.kind() == MediaKind::Other && self.kept.contains(&d.digest),
+                None => {
+                    self.kept.contains(&d.digest)
+                        || d.kind() == MediaKind::Other && self.kept.contains(&d.digest)
+                }
             };
             if !keep {
                 return Ok(None);
@@ -483,13 +489,19 @@ fn docker_files(
                     .entry(repo.to_string())
                     .or_insert_with(|| Value::Object(Default::default()));
                 if let Some(o) = obj.as_object_mut() {
-                    o.insert(tag.to_string(), old.unwrap_or_else(|| Value::String(id.clone())));
+                    o.insert(
+                        tag.to_string(),
+                        old.unwrap_or_else(|| Value::String(id.clone())),
+                    );
                 }
             }
         }
     }
     let repositories = if g.repositories.is_some() || opts.format == OutputFormat::Docker {
-        Some(serde_json::to_vec(&Value::Object(repos)).map_err(|e| Error::json("repositories", e))?)
+        Some(
+            serde_json::to_vec(&Value::Object(repos))
+                .map_err(|e| Error::json("repositories", e))?,
+        )
     } else {
         None
     };
@@ -578,7 +590,10 @@ fn plan_legacy(
         }
         members.insert(
             "repositories".into(),
-            Content::Bytes(serde_json::to_vec(&Value::Object(out)).map_err(|e| Error::json("repositories", e))?),
+            Content::Bytes(
+                serde_json::to_vec(&Value::Object(out))
+                    .map_err(|e| Error::json("repositories", e))?,
+            ),
         );
     }
     Ok(Plan {
@@ -595,12 +610,27 @@ mod tests {
 
     #[test]
     fn repo_tags() {
-        assert_eq!(repo_tag("docker.io/library/alpine:3.20").as_deref(), Some("alpine:3.20"));
-        assert_eq!(repo_tag("docker.io/foo/bar").as_deref(), Some("foo/bar:latest"));
-        assert_eq!(repo_tag("example.com/demo:1.0").as_deref(), Some("example.com/demo:1.0"));
-        assert_eq!(repo_tag("localhost:5000/x").as_deref(), Some("localhost:5000/x:latest"));
+        assert_eq!(
+            repo_tag("docker.io/library/alpine:3.20").as_deref(),
+            Some("alpine:3.20")
+        );
+        assert_eq!(
+            repo_tag("docker.io/foo/bar").as_deref(),
+            Some("foo/bar:latest")
+        );
+        assert_eq!(
+            repo_tag("example.com/demo:1.0").as_deref(),
+            Some("example.com/demo:1.0")
+        );
+        assert_eq!(
+            repo_tag("localhost:5000/x").as_deref(),
+            Some("localhost:5000/x:latest")
+        );
         assert_eq!(repo_tag("1.0"), None);
-        assert_eq!(split_tag("localhost:5000/x:1"), Some(("localhost:5000/x", "1")));
+        assert_eq!(
+            split_tag("localhost:5000/x:1"),
+            Some(("localhost:5000/x", "1"))
+        );
         assert_eq!(split_tag("localhost:5000/x"), None);
     }
 }

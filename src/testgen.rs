@@ -184,7 +184,8 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
             for l in &ps.layers {
                 let d = layer_digest(l);
                 diff_ids.push(d.to_string());
-                layer_descs.push(json!({"mediaType": mt_layer, "digest": d.to_string(), "size": l.size}));
+                layer_descs
+                    .push(json!({"mediaType": mt_layer, "digest": d.to_string(), "size": l.size}));
                 if !ps.missing && !b.blobs.iter().any(|(x, _)| *x == d) {
                     b.blobs.push((d, Blob::Layer(l.clone())));
                 }
@@ -274,7 +275,8 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
                 }
             }
             Shape::OciIndex | Shape::DockerList | Shape::Nested => {
-                let index = json!({"schemaVersion": 2, "mediaType": mt_index, "manifests": entries});
+                let index =
+                    json!({"schemaVersion": 2, "mediaType": mt_index, "manifests": entries});
                 let (id, is) = b.add_json(&index);
                 let (id, is, mt) = if img.shape == Shape::Nested {
                     let outer = json!({"schemaVersion": 2, "mediaType": mt_index,
@@ -307,7 +309,11 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
         t.append_data(&mut h, name, data)
     };
     put(&mut t, "oci-layout", b"{\"imageLayoutVersion\": \"1.0.0\"}")?;
-    put(&mut t, "index.json", &serde_json::to_vec(&index_json).unwrap_or_default())?;
+    put(
+        &mut t,
+        "index.json",
+        &serde_json::to_vec(&index_json).unwrap_or_default(),
+    )?;
     if spec.docker_manifest {
         let entries: Vec<Value> = docker_entries
             .iter()
@@ -319,7 +325,11 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
                 json!({"Config": format!("blobs/sha256/{}", cd.hex()), "RepoTags": name.iter().collect::<Vec<_>>(), "Layers": ls})
             })
             .collect();
-        put(&mut t, "manifest.json", &serde_json::to_vec(&entries).unwrap_or_default())?;
+        put(
+            &mut t,
+            "manifest.json",
+            &serde_json::to_vec(&entries).unwrap_or_default(),
+        )?;
         let mut repos = serde_json::Map::new();
         for (name, cd, _) in &docker_entries {
             if let Some(n) = name {
@@ -328,7 +338,11 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
                 }
             }
         }
-        put(&mut t, "repositories", &serde_json::to_vec(&Value::Object(repos)).unwrap_or_default())?;
+        put(
+            &mut t,
+            "repositories",
+            &serde_json::to_vec(&Value::Object(repos)).unwrap_or_default(),
+        )?;
     }
     for (d, blob) in &b.blobs {
         if missing.contains(d) {
@@ -349,13 +363,18 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
     t.into_inner()?.flush()
 }
 
-
 /// A typical multi-platform image: `n` platforms from a fixed list, each with one own layer of
 /// `layer` bytes plus one shared layer, and attestations when asked.
 pub fn multi_platform(name: &str, n: usize, layer: u64, attestations: bool) -> ImageSpec {
     const PLATFORMS: [&str; 8] = [
-        "linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/s390x",
-        "linux/ppc64le", "linux/386", "linux/riscv64", "linux/arm/v6",
+        "linux/amd64",
+        "linux/arm64/v8",
+        "linux/arm/v7",
+        "linux/s390x",
+        "linux/ppc64le",
+        "linux/386",
+        "linux/riscv64",
+        "linux/arm/v6",
     ];
     ImageSpec {
         name: Some(name.into()),
@@ -367,7 +386,16 @@ pub fn multi_platform(name: &str, n: usize, layer: u64, attestations: bool) -> I
             .map(|(i, p)| {
                 let mut ps = PlatformSpec::new(
                     p,
-                    vec![LayerSpec { size: layer, seed: 1000 + i as u64 }, LayerSpec { size: layer / 2 + 1, seed: 7 }],
+                    vec![
+                        LayerSpec {
+                            size: layer,
+                            seed: 1000 + i as u64,
+                        },
+                        LayerSpec {
+                            size: layer / 2 + 1,
+                            seed: 7,
+                        },
+                    ],
                 );
                 ps.attestation = attestations;
                 ps

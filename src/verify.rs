@@ -13,7 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 /// Hash the bytes at `loc` with `algorithm`'s hasher.
-pub fn hash_loc(archive: &Archive, loc: &Loc, algorithm: crate::digest::Algorithm) -> Result<Digest> {
+pub fn hash_loc(
+    archive: &Archive,
+    loc: &Loc,
+    algorithm: crate::digest::Algorithm,
+) -> Result<Digest> {
     let mut h = Hasher::new(algorithm);
     let mut r = archive.reader(loc)?;
     let mut buf = vec![0u8; 1 << 20];
@@ -73,14 +77,23 @@ impl VerifyReport {
         self.problems.is_empty()
     }
     pub fn is_corrupt(&self) -> bool {
-        self.problems.iter().any(|p| p.severity == Severity::Corrupt)
+        self.problems
+            .iter()
+            .any(|p| p.severity == Severity::Corrupt)
     }
     /// The error `verify` exits with, if any.
     pub fn to_error(&self) -> Option<Error> {
         let n = self.problems.len();
         if self.is_corrupt() {
-            let c = self.problems.iter().filter(|p| p.severity == Severity::Corrupt).count();
-            Some(Error::Invalid(format!("{}: {c} problem(s) found", self.archive)))
+            let c = self
+                .problems
+                .iter()
+                .filter(|p| p.severity == Severity::Corrupt)
+                .count();
+            Some(Error::Invalid(format!(
+                "{}: {c} problem(s) found",
+                self.archive
+            )))
         } else if n > 0 {
             Some(Error::Shallow(format!(
                 "{}: archive is shallow: {n} referenced blob(s) missing",
@@ -182,7 +195,9 @@ pub fn digest_of_blob_path(p: &str) -> Option<Digest> {
 }
 
 fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
-    let Some(entries) = &g.docker_manifest else { return };
+    let Some(entries) = &g.docker_manifest else {
+        return;
+    };
     // config digest → layers of every manifest reachable from the index.
     let mut by_config: BTreeMap<Digest, Vec<Vec<Digest>>> = BTreeMap::new();
     for d in g.docs.keys() {
@@ -198,7 +213,10 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
         let Some(cfg) = digest_of_blob_path(&e.config) else {
             // Config outside blobs/: only check it resolves.
             if !matches!(g.archive.resolve(&e.config), Ok(Some(_))) {
-                push(Severity::Corrupt, format!("{what}: config {} not in the archive", e.config));
+                push(
+                    Severity::Corrupt,
+                    format!("{what}: config {} not in the archive", e.config),
+                );
             }
             continue;
         };
@@ -236,7 +254,10 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
     for l in &g.legacy {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         let Some(cfg) = &l.config else {
-            push(Severity::Missing, format!("{what}: config {} not in the archive", l.entry.config));
+            push(
+                Severity::Missing,
+                format!("{what}: config {} not in the archive", l.entry.config),
+            );
             continue;
         };
         let diff_ids: Vec<String> = match g
@@ -247,7 +268,11 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
             Ok(v) => v
                 .pointer("/rootfs/diff_ids")
                 .and_then(|d| d.as_array())
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             Err(e) => {
                 push(Severity::Corrupt, e.to_string());
@@ -264,7 +289,13 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
                 ),
             );
         }
-        let stem = l.entry.config.rsplit('/').next().unwrap_or("").trim_end_matches(".json");
+        let stem = l
+            .entry
+            .config
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .trim_end_matches(".json");
         if let (Some(id), Ok(named)) = (&l.id, Digest::parse(&format!("sha256:{stem}"))) {
             if *id != named {
                 push(
@@ -296,7 +327,10 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
         }
         for (p, loc) in &l.layers {
             if loc.is_none() {
-                push(Severity::Missing, format!("{what}: layer {p} not in the archive"));
+                push(
+                    Severity::Missing,
+                    format!("{what}: layer {p} not in the archive"),
+                );
             }
         }
     }

@@ -12,11 +12,22 @@ fn filter(args: &[&str]) -> std::process::Output {
 }
 
 fn ok(o: &std::process::Output) {
-    assert!(o.status.success(), "exit {:?}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 fn verify_code(p: &Path) -> i32 {
-    bin().args(["verify", p.to_str().unwrap()]).output().unwrap().status.code().unwrap()
+    bin()
+        .args(["verify", p.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap()
 }
 
 fn platform_digests(j: &Value) -> Vec<(String, String)> {
@@ -24,7 +35,12 @@ fn platform_digests(j: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["platform"].as_str().unwrap().into(), p["digest"].as_str().unwrap().into()))
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap().into(),
+                p["digest"].as_str().unwrap().into(),
+            )
+        })
         .collect()
 }
 
@@ -32,25 +48,48 @@ fn platform_digests(j: &Value) -> Vec<(String, String)> {
 fn slims_to_two_platforms() {
     let d = tmp();
     let out = out_path(&d, "slim.tar");
-    let o = filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64,linux/arm64"]);
+    let o = filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/amd64,linux/arm64",
+    ]);
     ok(&o);
     let before = ls_json(&testdata("oci-index.tar"));
     let after = ls_json(out.to_str().unwrap());
     let b = platform_digests(&before);
-    assert_eq!(platform_digests(&after), vec![b[0].clone(), b[1].clone()], "kept manifest digests never change");
-    assert_ne!(after["images"][0]["digest"], before["images"][0]["digest"], "the index was rewritten");
+    assert_eq!(
+        platform_digests(&after),
+        vec![b[0].clone(), b[1].clone()],
+        "kept manifest digests never change"
+    );
+    assert_ne!(
+        after["images"][0]["digest"], before["images"][0]["digest"],
+        "the index was rewritten"
+    );
     let manifests = check_oci_output(&out, false);
     assert_eq!(manifests.len(), 2);
     assert_eq!(verify_code(&out), 0);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(stderr.contains("kept linux/amd64, linux/arm64/v8; dropped linux/arm/v7"), "{stderr}");
-    assert!(stderr.contains("sha256:"), "report names the output digest: {stderr}");
+    assert!(
+        stderr.contains("kept linux/amd64, linux/arm64/v8; dropped linux/arm/v7"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sha256:"),
+        "report names the output digest: {stderr}"
+    );
     // The rewritten index keeps every other field and annotation.
     let files = read_tar(&out);
     let idx: Value = serde_json::from_slice(&files["index.json"]).unwrap();
     let root = idx["manifests"][0]["digest"].as_str().unwrap();
-    let inner: Value = serde_json::from_slice(&files[&format!("blobs/sha256/{}", &root[7..])]).unwrap();
-    assert_eq!(inner["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let inner: Value =
+        serde_json::from_slice(&files[&format!("blobs/sha256/{}", &root[7..])]).unwrap();
+    assert_eq!(
+        inner["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
     assert_eq!(inner["manifests"].as_array().unwrap().len(), 2);
 }
 
@@ -61,10 +100,32 @@ fn deterministic_and_idempotent() {
     let b = out_path(&d, "b.tar");
     let c = out_path(&d, "c.tar");
     let sel = ["--platform", "linux/arm/v7,linux/amd64"];
-    ok(&filter(&[&[&testdata("ctr-full.tar") as &str, "-o", a.to_str().unwrap()][..], &sel[..]].concat()));
-    ok(&filter(&[&[&testdata("ctr-full.tar") as &str, "-o", b.to_str().unwrap()][..], &sel[..]].concat()));
-    ok(&filter(&[&[a.to_str().unwrap(), "-o", c.to_str().unwrap()][..], &sel[..]].concat()));
-    let (a, b, c) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), std::fs::read(c).unwrap());
+    ok(&filter(
+        &[
+            &[&testdata("ctr-full.tar") as &str, "-o", a.to_str().unwrap()][..],
+            &sel[..],
+        ]
+        .concat(),
+    ));
+    ok(&filter(
+        &[
+            &[&testdata("ctr-full.tar") as &str, "-o", b.to_str().unwrap()][..],
+            &sel[..],
+        ]
+        .concat(),
+    ));
+    ok(&filter(
+        &[
+            &[a.to_str().unwrap(), "-o", c.to_str().unwrap()][..],
+            &sel[..],
+        ]
+        .concat(),
+    ));
+    let (a, b, c) = (
+        std::fs::read(a).unwrap(),
+        std::fs::read(b).unwrap(),
+        std::fs::read(c).unwrap(),
+    );
     assert_eq!(a, b, "same input and options give the same bytes");
     assert_eq!(a, c, "filtering the output again gives the same bytes");
     // Header hygiene: mtime 0, uid/gid 0, sorted names.
@@ -85,12 +146,25 @@ fn deterministic_and_idempotent() {
 fn all_platforms_is_a_noop_on_the_digest() {
     let d = tmp();
     let out = out_path(&d, "all.tar");
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap()]));
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
     let before = ls_json(&testdata("oci-index.tar"));
     let after = ls_json(out.to_str().unwrap());
     assert_eq!(after["images"], before["images"]);
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64,linux/arm64,linux/arm/v7"]));
-    assert_eq!(ls_json(out.to_str().unwrap())["images"][0]["digest"], before["images"][0]["digest"]);
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/amd64,linux/arm64,linux/arm/v7",
+    ]));
+    assert_eq!(
+        ls_json(out.to_str().unwrap())["images"][0]["digest"],
+        before["images"][0]["digest"]
+    );
 }
 
 #[test]
@@ -102,17 +176,53 @@ fn exit_codes() {
     let r = filter(&[&f, "-o", o, "--platform", "linux/mips64le"]);
     assert_eq!(r.status.code(), Some(3));
     let msg = String::from_utf8_lossy(&r.stderr);
-    assert!(msg.starts_with("ocislim: error: ") && msg.contains("linux/arm64/v8"), "{msg}");
-    assert_eq!(filter(&[&f, "-o", o, "--exclude", "linux/amd64,linux/arm64,linux/arm"]).status.code(), Some(3));
-    assert_eq!(filter(&[&f, "-o", o, "--platform", "linux/*"]).status.code(), Some(2));
+    assert!(
+        msg.starts_with("ocislim: error: ") && msg.contains("linux/arm64/v8"),
+        "{msg}"
+    );
+    assert_eq!(
+        filter(&[
+            &f,
+            "-o",
+            o,
+            "--exclude",
+            "linux/amd64,linux/arm64,linux/arm"
+        ])
+        .status
+        .code(),
+        Some(3)
+    );
+    assert_eq!(
+        filter(&[&f, "-o", o, "--platform", "linux/*"])
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(filter(&[&f, "-o", o, "--bogus"]).status.code(), Some(2));
     assert!(!out.exists(), "no output after a failure");
-    let r = filter(&[&testdata("ctr-shallow.tar"), "-o", o, "--platform", "linux/amd64"]);
+    let r = filter(&[
+        &testdata("ctr-shallow.tar"),
+        "-o",
+        o,
+        "--platform",
+        "linux/amd64",
+    ]);
     assert_eq!(r.status.code(), Some(4));
     let msg = String::from_utf8_lossy(&r.stderr);
-    assert!(msg.contains("linux/amd64") && msg.contains("sha256:2f315918e859"), "{msg}");
-    assert_eq!(filter(&[&testdata("ctr-shallow.tar"), "-o", o]).status.code(), Some(4));
-    assert_eq!(filter(&[&testdata("nope.tar"), "-o", o]).status.code(), Some(1));
+    assert!(
+        msg.contains("linux/amd64") && msg.contains("sha256:2f315918e859"),
+        "{msg}"
+    );
+    assert_eq!(
+        filter(&[&testdata("ctr-shallow.tar"), "-o", o])
+            .status
+            .code(),
+        Some(4)
+    );
+    assert_eq!(
+        filter(&[&testdata("nope.tar"), "-o", o]).status.code(),
+        Some(1)
+    );
     assert!(!out.exists());
 }
 
@@ -120,11 +230,19 @@ fn exit_codes() {
 fn skip_missing_repairs_a_shallow_export() {
     let d = tmp();
     let out = out_path(&d, "dense.tar");
-    let r = filter(&[&testdata("ctr-shallow.tar"), "-o", out.to_str().unwrap(), "--skip-missing"]);
+    let r = filter(&[
+        &testdata("ctr-shallow.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--skip-missing",
+    ]);
     ok(&r);
     assert!(String::from_utf8_lossy(&r.stderr).contains("skipping linux/amd64"));
     let j = ls_json(out.to_str().unwrap());
-    assert_eq!(platforms(&j), vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]);
+    assert_eq!(
+        platforms(&j),
+        vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]
+    );
     check_oci_output(&out, false);
     assert_eq!(verify_code(&out), 0);
 }
@@ -133,19 +251,34 @@ fn skip_missing_repairs_a_shallow_export() {
 fn keep_index_preserves_digests() {
     let d = tmp();
     let out = out_path(&d, "shallow.tar");
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/arm64", "--keep-index"]));
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+        "--keep-index",
+    ]));
     let before = ls_json(&testdata("oci-index.tar"));
     let after = ls_json(out.to_str().unwrap());
     assert_eq!(after["images"][0]["digest"], before["images"][0]["digest"]);
     assert_eq!(
-        platforms(&after)[0].iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        platforms(&after)[0]
+            .iter()
+            .map(|p| p.1.as_str())
+            .collect::<Vec<_>>(),
         ["missing", "present", "missing"]
     );
     check_oci_output(&out, true);
     assert_eq!(verify_code(&out), 5);
     // A shallow input filtered with --keep-index stays shallow but is accepted.
     let out2 = out_path(&d, "shallow2.tar");
-    ok(&filter(&[&testdata("ctr-shallow.tar"), "-o", out2.to_str().unwrap(), "--keep-index"]));
+    ok(&filter(&[
+        &testdata("ctr-shallow.tar"),
+        "-o",
+        out2.to_str().unwrap(),
+        "--keep-index",
+    ]));
     assert_eq!(verify_code(&out2), 5);
 }
 
@@ -153,10 +286,22 @@ fn keep_index_preserves_digests() {
 fn exclude_and_docker_list() {
     let d = tmp();
     let out = out_path(&d, "s390x.tar");
-    ok(&filter(&[&testdata("docker-list.tar"), "-o", out.to_str().unwrap(), "--exclude", "linux/amd64"]));
+    ok(&filter(&[
+        &testdata("docker-list.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--exclude",
+        "linux/amd64",
+    ]));
     let j = ls_json(out.to_str().unwrap());
-    assert_eq!(j["images"][0]["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json");
-    assert_eq!(platforms(&j), vec![vec![("linux/s390x".to_string(), "present".to_string())]]);
+    assert_eq!(
+        j["images"][0]["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    assert_eq!(
+        platforms(&j),
+        vec![vec![("linux/s390x".to_string(), "present".to_string())]]
+    );
     check_oci_output(&out, false);
 }
 
@@ -175,18 +320,48 @@ fn docker_format_points_at_the_chosen_platform() {
         cfg["architecture"].as_str().unwrap().to_string()
     };
     // the first platform the user listed
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", o, "--format", "docker", "--platform", "linux/arm64,linux/amd64"]));
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        o,
+        "--format",
+        "docker",
+        "--platform",
+        "linux/arm64,linux/amd64",
+    ]));
     assert_eq!(config_of(&out), "arm64");
     check_oci_output(&out, false);
     assert_eq!(verify_code(&out), 0);
     // --docker-platform wins
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", o, "--format", "docker", "--platform", "linux/arm64,linux/amd64", "--docker-platform", "linux/amd64"]));
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        o,
+        "--format",
+        "docker",
+        "--platform",
+        "linux/arm64,linux/amd64",
+        "--docker-platform",
+        "linux/amd64",
+    ]));
     assert_eq!(config_of(&out), "amd64");
     // else the first in index order
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", o, "--format", "docker"]));
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        o,
+        "--format",
+        "docker",
+    ]));
     assert_eq!(config_of(&out), "amd64");
     // --format oci writes no manifest.json
-    ok(&filter(&[&testdata("ctr-full.tar"), "-o", o, "--format", "oci"]));
+    ok(&filter(&[
+        &testdata("ctr-full.tar"),
+        "-o",
+        o,
+        "--format",
+        "oci",
+    ]));
     assert!(!read_tar(&out).contains_key("manifest.json"));
 }
 
@@ -194,10 +369,19 @@ fn docker_format_points_at_the_chosen_platform() {
 fn legacy_archives_are_filtered_image_by_image() {
     let d = tmp();
     let out = out_path(&d, "legacy.tar");
-    ok(&filter(&[&testdata("docker-legacy.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/arm64"]));
+    ok(&filter(&[
+        &testdata("docker-legacy.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+    ]));
     let j = ls_json(out.to_str().unwrap());
     assert_eq!(j["archive"]["format"], "docker-legacy");
-    assert_eq!(platforms(&j), vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]);
+    assert_eq!(
+        platforms(&j),
+        vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]
+    );
     assert_eq!(verify_code(&out), 0);
     let files = read_tar(&out);
     let mj: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
@@ -206,25 +390,61 @@ fn legacy_archives_are_filtered_image_by_image() {
     }
     // skopeo's symlinked layout is resolved into regular files
     let out2 = out_path(&d, "skopeo.tar");
-    ok(&filter(&[&testdata("skopeo-docker-archive.tar"), "-o", out2.to_str().unwrap()]));
+    ok(&filter(&[
+        &testdata("skopeo-docker-archive.tar"),
+        "-o",
+        out2.to_str().unwrap(),
+    ]));
     assert_eq!(verify_code(&out2), 0);
 }
 
 #[test]
 fn compressed_outputs_and_stdout() {
     let d = tmp();
-    for (name, magic) in [("o.tar.gz", &[0x1fu8, 0x8b][..]), ("o.tar.zst", &[0x28, 0xb5, 0x2f, 0xfd][..])] {
+    for (name, magic) in [
+        ("o.tar.gz", &[0x1fu8, 0x8b][..]),
+        ("o.tar.zst", &[0x28, 0xb5, 0x2f, 0xfd][..]),
+    ] {
         let out = out_path(&d, name);
-        ok(&filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64"]));
+        ok(&filter(&[
+            &testdata("oci-index.tar"),
+            "-o",
+            out.to_str().unwrap(),
+            "--platform",
+            "linux/amd64",
+        ]));
         assert!(std::fs::read(&out).unwrap().starts_with(magic), "{name}");
         check_oci_output(&out, false);
         assert_eq!(verify_code(&out), 0);
     }
     let out = out_path(&d, "plain.tar");
-    ok(&filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64", "--compress", "none"]));
-    let r = bin().args(["filter", &testdata("oci-index.tar"), "-o", "-", "--platform", "linux/amd64", "-q"]).output().unwrap();
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "--compress",
+        "none",
+    ]));
+    let r = bin()
+        .args([
+            "filter",
+            &testdata("oci-index.tar"),
+            "-o",
+            "-",
+            "--platform",
+            "linux/amd64",
+            "-q",
+        ])
+        .output()
+        .unwrap();
     ok(&r);
-    assert_eq!(r.stdout, std::fs::read(&out).unwrap(), "stdout gets the same bytes");
+    assert_eq!(
+        r.stdout,
+        std::fs::read(&out).unwrap(),
+        "stdout gets the same bytes"
+    );
     assert!(r.stderr.is_empty(), "-q is quiet");
 }
 
@@ -232,21 +452,55 @@ fn compressed_outputs_and_stdout() {
 fn dry_run_and_json_report() {
     let d = tmp();
     let out = out_path(&d, "dry.tar");
-    let r = filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64", "--dry-run", "--json"]);
+    let r = filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "--dry-run",
+        "--json",
+    ]);
     ok(&r);
     assert!(!out.exists(), "dry run writes nothing");
     let j: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(j["dryRun"], true);
     assert_eq!(j["images"][0]["kept"], serde_json::json!(["linux/amd64"]));
-    assert_eq!(j["images"][0]["dropped"], serde_json::json!(["linux/arm64/v8", "linux/arm/v7"]));
+    assert_eq!(
+        j["images"][0]["dropped"],
+        serde_json::json!(["linux/arm64/v8", "linux/arm/v7"])
+    );
     assert!(j["bytes"]["after"].as_u64().unwrap() < j["bytes"]["before"].as_u64().unwrap());
-    let r = filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/amd64", "--json"]);
+    let r = filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/amd64",
+        "--json",
+    ]);
     ok(&r);
     let j: Value = serde_json::from_slice(&r.stdout).unwrap();
-    assert_eq!(j["sha256"].as_str().unwrap(), sha256(&std::fs::read(&out).unwrap()));
-    assert_eq!(j["bytes"]["after"].as_u64().unwrap(), std::fs::metadata(&out).unwrap().len());
+    assert_eq!(
+        j["sha256"].as_str().unwrap(),
+        sha256(&std::fs::read(&out).unwrap())
+    );
+    assert_eq!(
+        j["bytes"]["after"].as_u64().unwrap(),
+        std::fs::metadata(&out).unwrap().len()
+    );
     // dry run exit codes are the real ones
-    assert_eq!(filter(&[&testdata("ctr-shallow.tar"), "-o", out.to_str().unwrap(), "--dry-run"]).status.code(), Some(4));
+    assert_eq!(
+        filter(&[
+            &testdata("ctr-shallow.tar"),
+            "-o",
+            out.to_str().unwrap(),
+            "--dry-run"
+        ])
+        .status
+        .code(),
+        Some(4)
+    );
 }
 
 #[test]
@@ -254,15 +508,39 @@ fn atomic_output() {
     let d = tmp();
     let out = out_path(&d, "keep.tar");
     std::fs::write(&out, b"previous").unwrap();
-    assert_eq!(filter(&[&testdata("oci-index.tar"), "-o", out.to_str().unwrap(), "--platform", "linux/ppc64le"]).status.code(), Some(3));
-    assert_eq!(std::fs::read(&out).unwrap(), b"previous", "a failure leaves OUT untouched");
+    assert_eq!(
+        filter(&[
+            &testdata("oci-index.tar"),
+            "-o",
+            out.to_str().unwrap(),
+            "--platform",
+            "linux/ppc64le"
+        ])
+        .status
+        .code(),
+        Some(3)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        b"previous",
+        "a failure leaves OUT untouched"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left");
     // OUT may be the input itself.
     let inplace = out_path(&d, "inplace.tar");
     std::fs::copy(testdata("oci-index.tar"), &inplace).unwrap();
-    ok(&filter(&[inplace.to_str().unwrap(), "-o", inplace.to_str().unwrap(), "--platform", "linux/arm/v7"]));
-    assert_eq!(platforms(&ls_json(inplace.to_str().unwrap())), vec![vec![("linux/arm/v7".to_string(), "present".to_string())]]);
+    ok(&filter(&[
+        inplace.to_str().unwrap(),
+        "-o",
+        inplace.to_str().unwrap(),
+        "--platform",
+        "linux/arm/v7",
+    ]));
+    assert_eq!(
+        platforms(&ls_json(inplace.to_str().unwrap())),
+        vec![vec![("linux/arm/v7".to_string(), "present".to_string())]]
+    );
 }
 
 #[test]
@@ -276,24 +554,57 @@ fn attestations_follow_their_subject() {
         s
     };
     let spec = ArchiveSpec {
-        images: vec![ImageSpec { name: Some("docker.io/library/att:1".into()), shape: Shape::OciIndex, platforms: vec![mk("linux/amd64", 1), mk("linux/arm64", 2)] }],
+        images: vec![ImageSpec {
+            name: Some("docker.io/library/att:1".into()),
+            shape: Shape::OciIndex,
+            platforms: vec![mk("linux/amd64", 1), mk("linux/arm64", 2)],
+        }],
         docker_manifest: true,
         orphans: 2,
         containerd_names: true,
     };
     testgen::write_archive(&spec, std::fs::File::create(&input).unwrap()).unwrap();
     let out = out_path(&d, "keep.tar");
-    ok(&filter(&[input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--platform", "linux/arm64"]));
+    ok(&filter(&[
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+    ]));
     let j = ls_json(out.to_str().unwrap());
-    assert_eq!(j["images"][0]["platforms"][0]["attestations"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        j["images"][0]["platforms"][0]["attestations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     check_oci_output(&out, false);
     let files = read_tar(&out);
     let mj: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
-    assert_eq!(mj[0]["RepoTags"][0], "att:1", "RepoTags in Docker's familiar form");
+    assert_eq!(
+        mj[0]["RepoTags"][0], "att:1",
+        "RepoTags in Docker's familiar form"
+    );
     let out2 = out_path(&d, "drop.tar");
-    ok(&filter(&[input.to_str().unwrap(), "-o", out2.to_str().unwrap(), "--platform", "linux/arm64", "--attestations", "drop"]));
+    ok(&filter(&[
+        input.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+        "--attestations",
+        "drop",
+    ]));
     let j = ls_json(out2.to_str().unwrap());
-    assert_eq!(j["images"][0]["platforms"][0]["attestations"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        j["images"][0]["platforms"][0]["attestations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     check_oci_output(&out2, false);
     assert!(read_tar(&out2).len() < read_tar(&out).len());
 }
@@ -302,7 +613,13 @@ fn attestations_follow_their_subject() {
 fn oci_layout_directory_input() {
     let d = tmp();
     let out = out_path(&d, "fromdir.tar");
-    ok(&filter(&[&testdata("oci-layout-dir"), "-o", out.to_str().unwrap(), "--platform", "linux/s390x"]));
+    ok(&filter(&[
+        &testdata("oci-layout-dir"),
+        "-o",
+        out.to_str().unwrap(),
+        "--platform",
+        "linux/s390x",
+    ]));
     check_oci_output(&out, false);
     assert_eq!(verify_code(&out), 0);
 }

@@ -6,12 +6,10 @@ use common::*;
 use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use serde_json::Value;
 
-fn statuses(archive: &str) -> Vec<Vec<(String, String)>> {
-    platforms(&ls_json(archive))
-}
-
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 const DEMO: [(&str, &str); 3] = [
@@ -26,7 +24,10 @@ fn buildah_oci_index() {
     assert_eq!(j["archive"]["format"], "oci");
     assert_eq!(j["archive"]["compression"], "none");
     assert_eq!(j["images"][0]["name"], "example.com/demo:1.0");
-    assert_eq!(j["images"][0]["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        j["images"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
     assert_eq!(platforms(&j), vec![pairs(&DEMO)]);
     insta::assert_json_snapshot!("oci-index", j);
 }
@@ -34,7 +35,10 @@ fn buildah_oci_index() {
 #[test]
 fn compressed_inputs_are_detected_by_magic_bytes() {
     let plain = ls_json(&testdata("oci-index.tar"));
-    for (f, c) in [("oci-index.tar.gz", "gzip"), ("compressed-misnamed.tar", "gzip")] {
+    for (f, c) in [
+        ("oci-index.tar.gz", "gzip"),
+        ("compressed-misnamed.tar", "gzip"),
+    ] {
         let j = ls_json(&testdata(f));
         assert_eq!(j["archive"]["compression"], c, "{f}");
         assert_eq!(j["images"], plain["images"], "{f}");
@@ -47,7 +51,11 @@ fn compressed_inputs_are_detected_by_magic_bytes() {
 #[test]
 fn stdin_input() {
     let data = std::fs::read(testdata("oci-index.tar.gz")).unwrap();
-    let out = bin().args(["ls", "-", "--format", "json"]).write_stdin(data).output().unwrap();
+    let out = bin()
+        .args(["ls", "-", "--format", "json"])
+        .write_stdin(data)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["images"], ls_json(&testdata("oci-index.tar"))["images"]);
@@ -62,7 +70,10 @@ fn docker_manifest_list() {
     );
     assert_eq!(
         platforms(&j),
-        vec![pairs(&[("linux/amd64", "present"), ("linux/s390x", "present")])]
+        vec![pairs(&[
+            ("linux/amd64", "present"),
+            ("linux/s390x", "present")
+        ])]
     );
     insta::assert_json_snapshot!("docker-list", j);
 }
@@ -70,7 +81,10 @@ fn docker_manifest_list() {
 #[test]
 fn ctr_export_full_and_shallow() {
     let full = ls_json(&testdata("ctr-full.tar"));
-    assert_eq!(full["images"][0]["name"], "example.com/demo:1.0", "containerd name wins");
+    assert_eq!(
+        full["images"][0]["name"], "example.com/demo:1.0",
+        "containerd name wins"
+    );
     assert_eq!(platforms(&full), vec![pairs(&DEMO)]);
     let shallow = ls_json(&testdata("ctr-shallow.tar"));
     assert_eq!(
@@ -93,16 +107,30 @@ fn ctr_export_full_and_shallow() {
 fn legacy_docker_save_and_skopeo() {
     let j = ls_json(&testdata("docker-legacy.tar"));
     assert_eq!(j["archive"]["format"], "docker-legacy");
-    let names: Vec<&str> = j["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["example.com/demo:1.0-amd64", "example.com/demo:1.0-arm64"]);
+    let names: Vec<&str> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["example.com/demo:1.0-amd64", "example.com/demo:1.0-arm64"]
+    );
     assert_eq!(
         platforms(&j),
-        vec![pairs(&[("linux/amd64", "present")]), pairs(&[("linux/arm64/v8", "present")])]
+        vec![
+            pairs(&[("linux/amd64", "present")]),
+            pairs(&[("linux/arm64/v8", "present")])
+        ]
     );
     // A legacy image's platform digest is its image ID, the digest of its config.
     let s = ls_json(&testdata("skopeo-docker-archive.tar"));
     assert_eq!(s["archive"]["format"], "docker-legacy");
-    assert_eq!(s["images"][0]["platforms"][0]["digest"], j["images"][1]["platforms"][0]["digest"]);
+    assert_eq!(
+        s["images"][0]["platforms"][0]["digest"],
+        j["images"][1]["platforms"][0]["digest"]
+    );
     insta::assert_json_snapshot!("docker-legacy", j);
 }
 
@@ -111,19 +139,34 @@ fn oci_layout_directory() {
     let j = ls_json(&testdata("oci-layout-dir"));
     assert_eq!(
         platforms(&j),
-        vec![pairs(&[("linux/amd64", "present"), ("linux/s390x", "present")])]
+        vec![pairs(&[
+            ("linux/amd64", "present"),
+            ("linux/s390x", "present")
+        ])]
     );
 }
 
 #[test]
 fn tree_and_table_views() {
-    let out = bin().args(["ls", &testdata("ctr-shallow.tar")]).output().unwrap();
+    let out = bin()
+        .args(["ls", &testdata("ctr-shallow.tar")])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let tree = String::from_utf8(out.stdout).unwrap();
     insta::assert_snapshot!("ctr-shallow-tree", tree);
     assert!(tree.contains("1/3"));
     assert!(tree.contains("MISSING"));
-    let out = bin().args(["ls", &testdata("oci-index.tar"), "--format", "table", "--no-trunc"]).output().unwrap();
+    let out = bin()
+        .args([
+            "ls",
+            &testdata("oci-index.tar"),
+            "--format",
+            "table",
+            "--no-trunc",
+        ])
+        .output()
+        .unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("sha256:"), "{table}");
     assert_eq!(table.lines().count(), 4, "{table}");
@@ -132,22 +175,48 @@ fn tree_and_table_views() {
 #[test]
 fn ls_platform_filter() {
     let out = bin()
-        .args(["ls", &testdata("oci-index.tar"), "--format", "json", "--platform", "linux/arm64"])
+        .args([
+            "ls",
+            &testdata("oci-index.tar"),
+            "--format",
+            "json",
+            "--platform",
+            "linux/arm64",
+        ])
         .output()
         .unwrap();
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(platforms(&j), vec![pairs(&[("linux/arm64/v8", "present")])]);
-    let out = bin().args(["ls", &testdata("oci-index.tar"), "--platform", "linux/*"]).output().unwrap();
+    let out = bin()
+        .args(["ls", &testdata("oci-index.tar"), "--platform", "linux/*"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn verify_exit_codes() {
-    for f in ["oci-index.tar", "docker-list.tar", "ctr-full.tar", "docker-legacy.tar", "skopeo-docker-archive.tar", "oci-index.tar.gz", "oci-layout-dir"] {
+    for f in [
+        "oci-index.tar",
+        "docker-list.tar",
+        "ctr-full.tar",
+        "docker-legacy.tar",
+        "skopeo-docker-archive.tar",
+        "oci-index.tar.gz",
+        "oci-layout-dir",
+    ] {
         let out = bin().args(["verify", &testdata(f)]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{f}: {}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
-    let out = bin().args(["verify", &testdata("ctr-shallow.tar"), "--json"]).output().unwrap();
+    let out = bin()
+        .args(["verify", &testdata("ctr-shallow.tar"), "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     let j: Value = serde_json::from_slice(&out.stdout).unwrap();
     let problems = j["problems"].as_array().unwrap();
@@ -164,7 +233,13 @@ fn gen(spec: &ArchiveSpec) -> (tempfile::TempDir, String) {
 }
 
 fn l(seed: u64) -> Vec<LayerSpec> {
-    vec![LayerSpec { size: 3000, seed }, LayerSpec { size: 1000, seed: 99 }]
+    vec![
+        LayerSpec { size: 3000, seed },
+        LayerSpec {
+            size: 1000,
+            seed: 99,
+        },
+    ]
 }
 
 /// Docker's containerd store: containerd names, attestations, one platform missing.
@@ -176,7 +251,11 @@ fn containerd_store_with_attestations_and_missing_platform() {
     let mut amd = PlatformSpec::new("linux/amd64", l(1));
     amd.attestation = true;
     let spec = ArchiveSpec {
-        images: vec![ImageSpec { name: Some("docker.io/library/demo:1".into()), shape: Shape::OciIndex, platforms: vec![amd, arm] }],
+        images: vec![ImageSpec {
+            name: Some("docker.io/library/demo:1".into()),
+            shape: Shape::OciIndex,
+            platforms: vec![amd, arm],
+        }],
         docker_manifest: true,
         orphans: 0,
         containerd_names: true,
@@ -187,14 +266,22 @@ fn containerd_store_with_attestations_and_missing_platform() {
     assert_eq!(j["images"][0]["name"], "docker.io/library/demo:1");
     assert_eq!(
         platforms(&j),
-        vec![pairs(&[("linux/amd64", "present"), ("linux/arm64/v8", "missing")])],
+        vec![pairs(&[
+            ("linux/amd64", "present"),
+            ("linux/arm64/v8", "missing")
+        ])],
         "attestations are folded into their platform"
     );
     let ps = &j["images"][0]["platforms"];
     assert_eq!(ps[0]["attestations"][0]["status"], "present");
     assert_eq!(ps[1]["attestations"][0]["status"], "missing");
     let out = bin().args(["verify", &p]).output().unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// Docker 25+ classic store: flat index.json (one manifest per tag, no platform field),
@@ -205,8 +292,16 @@ fn docker25_classic_flat_with_orphans() {
     p.no_descriptor_platform = true;
     let spec = ArchiveSpec {
         images: vec![
-            ImageSpec { name: Some("docker.io/library/demo:1".into()), shape: Shape::Flat, platforms: vec![p.clone()] },
-            ImageSpec { name: Some("docker.io/library/demo:latest".into()), shape: Shape::Flat, platforms: vec![p] },
+            ImageSpec {
+                name: Some("docker.io/library/demo:1".into()),
+                shape: Shape::Flat,
+                platforms: vec![p.clone()],
+            },
+            ImageSpec {
+                name: Some("docker.io/library/demo:latest".into()),
+                shape: Shape::Flat,
+                platforms: vec![p],
+            },
         ],
         docker_manifest: true,
         orphans: 3,
@@ -214,15 +309,27 @@ fn docker25_classic_flat_with_orphans() {
     };
     let (_d, path) = gen(&spec);
     let j = ls_json(&path);
-    assert_eq!(j["images"].as_array().unwrap().len(), 2, "two tags are two images");
+    assert_eq!(
+        j["images"].as_array().unwrap().len(),
+        2,
+        "two tags are two images"
+    );
     assert_eq!(j["images"][0]["digest"], j["images"][1]["digest"]);
     assert_eq!(
         platforms(&j),
-        vec![pairs(&[("linux/arm64/v8", "present")]), pairs(&[("linux/arm64/v8", "present")])],
+        vec![
+            pairs(&[("linux/arm64/v8", "present")]),
+            pairs(&[("linux/arm64/v8", "present")])
+        ],
         "platform from the config when the descriptor has none"
     );
     let out = bin().args(["verify", &path]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 /// A flat multi-platform index.json, nested indexes, and OCI referrers.
@@ -232,19 +339,51 @@ fn flat_multi_platform_nested_and_referrers() {
     a.referrer = true;
     let spec = ArchiveSpec {
         images: vec![
-            ImageSpec { name: Some("example.com/flat:1".into()), shape: Shape::Flat, platforms: vec![a, PlatformSpec::new("linux/s390x", l(5))] },
-            ImageSpec { name: Some("example.com/nested:1".into()), shape: Shape::Nested, platforms: vec![PlatformSpec::new("windows/amd64", l(6)), PlatformSpec::new("linux/arm/v7", l(7))] },
+            ImageSpec {
+                name: Some("example.com/flat:1".into()),
+                shape: Shape::Flat,
+                platforms: vec![a, PlatformSpec::new("linux/s390x", l(5))],
+            },
+            ImageSpec {
+                name: Some("example.com/nested:1".into()),
+                shape: Shape::Nested,
+                platforms: vec![
+                    PlatformSpec::new("windows/amd64", l(6)),
+                    PlatformSpec::new("linux/arm/v7", l(7)),
+                ],
+            },
         ],
         ..Default::default()
     };
     let (_d, path) = gen(&spec);
     let j = ls_json(&path);
-    let names: Vec<&str> = j["images"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["example.com/flat:1", "example.com/flat:1", "example.com/nested:1"]);
+    let names: Vec<&str> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "example.com/flat:1",
+            "example.com/flat:1",
+            "example.com/nested:1"
+        ]
+    );
     // The referrer sits at the top level of a flat index, so it is listed as a root...
     // ...but linked to its subject rather than shown as an image of its own.
     let p = platforms(&j);
     assert_eq!(p[0], pairs(&[("linux/amd64", "present")]));
-    assert_eq!(p[2], pairs(&[("windows/amd64", "present"), ("linux/arm/v7", "present")]));
-    assert_eq!(j["images"][0]["platforms"][0]["attestations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        p[2],
+        pairs(&[("windows/amd64", "present"), ("linux/arm/v7", "present")])
+    );
+    assert_eq!(
+        j["images"][0]["platforms"][0]["attestations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

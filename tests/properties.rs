@@ -10,43 +10,90 @@ use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Sh
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
-const PLATFORMS: [&str; 6] = ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "linux/s390x", "windows/amd64", "linux/386"];
+const PLATFORMS: [&str; 6] = [
+    "linux/amd64",
+    "linux/arm64/v8",
+    "linux/arm/v7",
+    "linux/s390x",
+    "windows/amd64",
+    "linux/386",
+];
 
 fn spec_strategy() -> impl Strategy<Value = ArchiveSpec> {
-    let platform = (0usize..6, 0u64..4, any::<bool>(), any::<bool>()).prop_map(|(i, seed, att, refr)| {
-        let mut p = PlatformSpec::new(PLATFORMS[i], vec![LayerSpec { size: 100 + seed * 37, seed: seed + i as u64 * 10 }, LayerSpec { size: 64, seed: 999 }]);
-        p.attestation = att;
-        p.referrer = refr;
-        p
-    });
-    let shape = prop_oneof![Just(Shape::OciIndex), Just(Shape::DockerList), Just(Shape::Nested), Just(Shape::Flat)];
-    let image = (proptest::collection::vec(platform, 1..4), shape, 0u8..3).prop_map(|(mut ps, shape, n)| {
-        let mut seen = BTreeSet::new();
-        ps.retain(|p| seen.insert(p.platform.clone()));
-        if shape == Shape::DockerList {
-            for p in &mut ps {
-                p.referrer = false;
+    let platform =
+        (0usize..6, 0u64..4, any::<bool>(), any::<bool>()).prop_map(|(i, seed, att, refr)| {
+            let mut p = PlatformSpec::new(
+                PLATFORMS[i],
+                vec![
+                    LayerSpec {
+                        size: 100 + seed * 37,
+                        seed: seed + i as u64 * 10,
+                    },
+                    LayerSpec {
+                        size: 64,
+                        seed: 999,
+                    },
+                ],
+            );
+            p.attestation = att;
+            p.referrer = refr;
+            p
+        });
+    let shape = prop_oneof![
+        Just(Shape::OciIndex),
+        Just(Shape::DockerList),
+        Just(Shape::Nested),
+        Just(Shape::Flat)
+    ];
+    let image = (proptest::collection::vec(platform, 1..4), shape, 0u8..3).prop_map(
+        |(mut ps, shape, n)| {
+            let mut seen = BTreeSet::new();
+            ps.retain(|p| seen.insert(p.platform.clone()));
+            if shape == Shape::DockerList {
+                for p in &mut ps {
+                    p.referrer = false;
+                }
             }
-        }
-        ImageSpec { name: Some(format!("example.com/img{n}:1")), shape, platforms: ps }
-    });
-    (proptest::collection::vec(image, 1..3), any::<bool>(), 0usize..3).prop_map(|(images, docker, orphans)| ArchiveSpec {
-        images,
-        docker_manifest: docker,
-        orphans,
-        containerd_names: docker,
-    })
+            ImageSpec {
+                name: Some(format!("example.com/img{n}:1")),
+                shape,
+                platforms: ps,
+            }
+        },
+    );
+    (
+        proptest::collection::vec(image, 1..3),
+        any::<bool>(),
+        0usize..3,
+    )
+        .prop_map(|(images, docker, orphans)| ArchiveSpec {
+            images,
+            docker_manifest: docker,
+            orphans,
+            containerd_names: docker,
+        })
 }
 
-fn run(input: &std::path::Path, out: &std::path::Path, opts: &FilterOptions) -> Result<(), ocislim::Error> {
+fn run(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    opts: &FilterOptions,
+) -> Result<(), ocislim::Error> {
     let g = ocislim::open(input.to_str().unwrap())?;
-    let w = WriteOptions { compression: OutCompression::None, verify: true, progress: false };
+    let w = WriteOptions {
+        compression: OutCompression::None,
+        verify: true,
+        progress: false,
+    };
     ocislim::filter(&g, opts, &Target::File(out.to_path_buf()), &w, false).map(|_| ())
 }
 
 fn kept_manifests(path: &std::path::Path) -> BTreeSet<String> {
     let g = ocislim::open(path.to_str().unwrap()).unwrap();
-    g.images.iter().flat_map(|i| i.platforms.iter().map(|p| p.desc.digest.to_string())).collect()
+    g.images
+        .iter()
+        .flat_map(|i| i.platforms.iter().map(|p| p.desc.digest.to_string()))
+        .collect()
 }
 
 /// Platform manifests and their artifacts (a `--keep-index` output that left out an OCI
@@ -56,7 +103,10 @@ fn all_manifests(path: &std::path::Path) -> BTreeSet<String> {
     g.images
         .iter()
         .flat_map(|i| i.platforms.iter())
-        .flat_map(|p| std::iter::once(p.desc.digest.to_string()).chain(p.attestations.iter().map(|a| a.desc.digest.to_string())))
+        .flat_map(|p| {
+            std::iter::once(p.desc.digest.to_string())
+                .chain(p.attestations.iter().map(|a| a.desc.digest.to_string()))
+        })
         .collect()
 }
 

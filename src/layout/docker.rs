@@ -13,7 +13,11 @@ pub struct DockerEntry {
     pub repo_tags: Vec<String>,
     #[serde(rename = "Layers", default, deserialize_with = "null_as_empty")]
     pub layers: Vec<String>,
-    #[serde(rename = "LayerSources", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "LayerSources",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub layer_sources: Option<Value>,
     #[serde(rename = "Parent", default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,

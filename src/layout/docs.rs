@@ -70,8 +70,8 @@ pub struct Descriptor {
 impl Descriptor {
     /// Parse a descriptor from a JSON value; `member` names the document for errors.
     pub fn from_value(v: &Value, member: &str) -> Result<Descriptor> {
-        let raw: RawDescriptor =
-            RawDescriptor::deserialize(v).map_err(|e| Error::json(member, format!("descriptor: {e}")))?;
+        let raw: RawDescriptor = RawDescriptor::deserialize(v)
+            .map_err(|e| Error::json(member, format!("descriptor: {e}")))?;
         let digest = Digest::parse(&raw.digest).map_err(|e| Error::format(member, e))?;
         Ok(Descriptor {
             media_type: raw.media_type,
@@ -197,7 +197,11 @@ pub fn config_platform(doc: &Value) -> Option<Platform> {
     let os_features = obj
         .get("os.features")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     Some(Platform {
         os,

@@ -2,8 +2,8 @@
 //! indexes and manifests), Docker's `manifest.json` and `repositories`, and image configs.
 //! Parsing is lenient about fields we do not use and strict about the ones we do.
 
-pub mod docs;
 pub mod docker;
+pub mod docs;
 pub mod legacy;
 
 pub use docs::{Descriptor, ManifestDoc, MediaKind};

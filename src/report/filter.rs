@@ -44,10 +44,15 @@ impl FilterReport {
                 s.push_str(&format!("; dropped {}", i.dropped.join(", ")));
             }
             if !i.skipped_missing.is_empty() {
-                s.push_str(&format!("; skipped (missing) {}", i.skipped_missing.join(", ")));
+                s.push_str(&format!(
+                    "; skipped (missing) {}",
+                    i.skipped_missing.join(", ")
+                ));
             }
             match &i.new_digest {
-                Some(n) if *n != i.digest => s.push_str(&format!(" ({} -> {})", short(&i.digest), short(n))),
+                Some(n) if *n != i.digest => {
+                    s.push_str(&format!(" ({} -> {})", short(&i.digest), short(n)))
+                }
                 _ => {}
             }
             s.push('\n');

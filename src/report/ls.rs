@@ -147,7 +147,11 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
         }
         for (i, p) in shown.iter().enumerate() {
             let first = if tree {
-                let branch = if i + 1 == shown.len() { "└─ " } else { "├─ " };
+                let branch = if i + 1 == shown.len() {
+                    "└─ "
+                } else {
+                    "├─ "
+                };
                 format!("{branch}{}", p.platform_string())
             } else {
                 p.platform_string()

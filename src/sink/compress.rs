@@ -114,7 +114,10 @@ impl<W: Write> ParGz<W> {
                 let mut e = flate2::GzBuilder::new()
                     .mtime(0)
                     .operating_system(255)
-                    .write(Vec::with_capacity(block.len() / 2), flate2::Compression::new(level));
+                    .write(
+                        Vec::with_capacity(block.len() / 2),
+                        flate2::Compression::new(level),
+                    );
                 e.write_all(block)?;
                 e.finish()
             })
@@ -168,7 +171,9 @@ mod tests {
 
     #[test]
     fn parallel_gzip_reads_back_as_one_stream() {
-        let data: Vec<u8> = (0..(GZ_BLOCK * 2 + 1234)).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..(GZ_BLOCK * 2 + 1234))
+            .map(|i| (i % 251) as u8)
+            .collect();
         let mut out = Vec::new();
         {
             let mut w = wrap(&mut out, OutCompression::Gzip(1)).unwrap();
@@ -184,9 +189,21 @@ mod tests {
 
     #[test]
     fn names_choose_compression() {
-        assert_eq!(OutCompression::from_name("a.tar.gz", None), OutCompression::Gzip(6));
-        assert_eq!(OutCompression::from_name("a.TGZ", Some(9)), OutCompression::Gzip(9));
-        assert_eq!(OutCompression::from_name("a.tar.zst", None), OutCompression::Zstd(3));
-        assert_eq!(OutCompression::from_name("a.tar", None), OutCompression::None);
+        assert_eq!(
+            OutCompression::from_name("a.tar.gz", None),
+            OutCompression::Gzip(6)
+        );
+        assert_eq!(
+            OutCompression::from_name("a.TGZ", Some(9)),
+            OutCompression::Gzip(9)
+        );
+        assert_eq!(
+            OutCompression::from_name("a.tar.zst", None),
+            OutCompression::Zstd(3)
+        );
+        assert_eq!(
+            OutCompression::from_name("a.tar", None),
+            OutCompression::None
+        );
     }
 }

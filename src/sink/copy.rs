@@ -29,8 +29,11 @@ pub fn copy_range(input: &File, offset: u64, len: u64, out: &mut File) -> io::Re
             if n < 0 {
                 let e = io::Error::last_os_error();
                 match e.raw_os_error() {
-                    Some(libc::ENOSYS) | Some(libc::EXDEV) | Some(libc::EINVAL)
-                    | Some(libc::EOPNOTSUPP) | Some(libc::EBADF) => break,
+                    Some(libc::ENOSYS)
+                    | Some(libc::EXDEV)
+                    | Some(libc::EINVAL)
+                    | Some(libc::EOPNOTSUPP)
+                    | Some(libc::EBADF) => break,
                     Some(libc::EINTR) => continue,
                     _ => return Err(e),
                 }

@@ -31,13 +31,27 @@ pub fn header_bytes(name: &str, size: u64, is_dir: bool) -> io::Result<Vec<u8>> 
         ph.set_username("")?;
         ph.set_groupname("")?;
         ph.set_entry_type(tar::EntryType::XHeader);
-        let short: String = name.chars().rev().take(90).collect::<Vec<_>>().into_iter().rev().collect();
+        let short: String = name
+            .chars()
+            .rev()
+            .take(90)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         ph.set_path(format!("PaxHeaders/{}", short.trim_start_matches('/')))?;
         ph.set_cksum();
         out.extend_from_slice(ph.as_bytes());
         out.extend_from_slice(&rec);
         pad(&mut out, rec.len() as u64)?;
-        let short: String = name.chars().rev().take(99).collect::<Vec<_>>().into_iter().rev().collect();
+        let short: String = name
+            .chars()
+            .rev()
+            .take(99)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         h.set_path(short.trim_start_matches('/'))?;
     }
     h.set_cksum();
@@ -74,7 +88,7 @@ mod tests {
     #[test]
     fn pax_record_length_counts_itself() {
         let r = pax_record("path", "a");
-        assert_eq!(r, b"10 path=a\n");
+        assert_eq!(r, b"9 path=a\n");
         let long = "x".repeat(95);
         let r = pax_record("path", &long);
         let s = String::from_utf8(r.clone()).unwrap();

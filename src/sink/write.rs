@@ -147,7 +147,12 @@ fn total_len(pieces: &[Piece<'_>]) -> u64 {
 }
 
 /// Write the pieces to `out` through user space (compressed output, stdout, directory input).
-fn stream(archive: &Archive, pieces: &[Piece<'_>], out: &mut dyn Write, pb: &indicatif::ProgressBar) -> Result<()> {
+fn stream(
+    archive: &Archive,
+    pieces: &[Piece<'_>],
+    out: &mut dyn Write,
+    pb: &indicatif::ProgressBar,
+) -> Result<()> {
     let werr = |e: io::Error| Error::io("output", e);
     for p in pieces {
         match p {
@@ -193,7 +198,12 @@ fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>]) -> Result<Digest> {
 }
 
 /// Write `plan` to `target`.
-pub fn write(archive: &Archive, plan: &Plan, target: &Target, opts: &WriteOptions) -> Result<Written> {
+pub fn write(
+    archive: &Archive,
+    plan: &Plan,
+    target: &Target,
+    opts: &WriteOptions,
+) -> Result<Written> {
     let pieces = layout(plan)?;
     let pb = progress_bar(total_len(&pieces), opts.progress);
     let result = match target {
@@ -214,7 +224,8 @@ pub fn write(archive: &Archive, plan: &Plan, target: &Target, opts: &WriteOption
                 count: 0,
             };
             {
-                let mut c = compress::wrap(&mut hw, opts.compression).map_err(|e| Error::io("stdout", e))?;
+                let mut c = compress::wrap(&mut hw, opts.compression)
+                    .map_err(|e| Error::io("stdout", e))?;
                 stream(archive, &pieces, &mut c, &pb)?;
                 c.finish().map_err(|e| Error::io("stdout", e))?;
             }
@@ -229,38 +240,43 @@ pub fn write(archive: &Archive, plan: &Plan, target: &Target, opts: &WriteOption
             let mut af = AtomicFile::create(path)?;
             let written = std::thread::scope(|s| -> Result<Written> {
                 let verifier = opts.verify.then(|| s.spawn(|| verify_plan(archive, plan)));
-                let written = if opts.compression == OutCompression::None && archive.tar_file().is_some() {
-                    // Uncompressed: kernel copies; the output hash is computed from the input
-                    // ranges on another thread.
-                    let hasher = s.spawn(|| hash_pieces(archive, &pieces));
-                    let out = af.file();
-                    let total = total_len(&pieces);
-                    let r = write_direct(archive, &pieces, out, &pb);
-                    let h = hasher.join().map_err(|_| Error::format(&name, "hashing thread failed"))?;
-                    r?;
-                    Written {
-                        bytes: total,
-                        sha256: h?,
-                    }
-                } else {
-                    let mut hw = Hashing {
-                        inner: io::BufWriter::with_capacity(1 << 20, af.file()),
-                        hasher: Hasher::new(Algorithm::Sha256),
-                        count: 0,
+                let written =
+                    if opts.compression == OutCompression::None && archive.tar_file().is_some() {
+                        // Uncompressed: kernel copies; the output hash is computed from the input
+                        // ranges on another thread.
+                        let hasher = s.spawn(|| hash_pieces(archive, &pieces));
+                        let out = af.file();
+                        let total = total_len(&pieces);
+                        let r = write_direct(archive, &pieces, out, &pb);
+                        let h = hasher
+                            .join()
+                            .map_err(|_| Error::format(&name, "hashing thread failed"))?;
+                        r?;
+                        Written {
+                            bytes: total,
+                            sha256: h?,
+                        }
+                    } else {
+                        let mut hw = Hashing {
+                            inner: io::BufWriter::with_capacity(1 << 20, af.file()),
+                            hasher: Hasher::new(Algorithm::Sha256),
+                            count: 0,
+                        };
+                        {
+                            let mut c = compress::wrap(&mut hw, opts.compression)
+                                .map_err(|e| Error::io(&name, e))?;
+                            stream(archive, &pieces, &mut c, &pb)?;
+                            c.finish().map_err(|e| Error::io(&name, e))?;
+                        }
+                        hw.flush().map_err(|e| Error::io(&name, e))?;
+                        Written {
+                            bytes: hw.count,
+                            sha256: hw.hasher.finish(),
+                        }
                     };
-                    {
-                        let mut c = compress::wrap(&mut hw, opts.compression).map_err(|e| Error::io(&name, e))?;
-                        stream(archive, &pieces, &mut c, &pb)?;
-                        c.finish().map_err(|e| Error::io(&name, e))?;
-                    }
-                    hw.flush().map_err(|e| Error::io(&name, e))?;
-                    Written {
-                        bytes: hw.count,
-                        sha256: hw.hasher.finish(),
-                    }
-                };
                 if let Some(v) = verifier {
-                    v.join().map_err(|_| Error::format(&name, "verify thread failed"))??;
+                    v.join()
+                        .map_err(|_| Error::format(&name, "verify thread failed"))??;
                 }
                 Ok(written)
             })?;
@@ -272,7 +288,12 @@ pub fn write(archive: &Archive, plan: &Plan, target: &Target, opts: &WriteOption
     result
 }
 
-fn write_direct(archive: &Archive, pieces: &[Piece<'_>], out: &mut std::fs::File, pb: &indicatif::ProgressBar) -> Result<()> {
+fn write_direct(
+    archive: &Archive,
+    pieces: &[Piece<'_>],
+    out: &mut std::fs::File,
+    pb: &indicatif::ProgressBar,
+) -> Result<()> {
     let Some(input) = archive.tar_file() else {
         return stream(archive, pieces, out, pb);
     };

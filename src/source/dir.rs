@@ -36,7 +36,11 @@ pub fn scan(root: &Path) -> Result<BTreeMap<String, Member>> {
             members.insert(
                 rel,
                 Member {
-                    size: if kind == MemberKind::File { meta.len() } else { 0 },
+                    size: if kind == MemberKind::File {
+                        meta.len()
+                    } else {
+                        0
+                    },
                     kind,
                     offset: 0,
                 },

@@ -216,7 +216,8 @@ impl Archive {
                 end: loc.offset + loc.size,
             })),
             Backing::Dir(root) => {
-                let f = File::open(root.join(&loc.member)).map_err(|e| Error::io(&loc.member, e))?;
+                let f =
+                    File::open(root.join(&loc.member)).map_err(|e| Error::io(&loc.member, e))?;
                 Ok(Box::new(f.take(loc.size)))
             }
         }

@@ -43,7 +43,11 @@ pub fn join_link(link: &str, target: &str) -> Result<String> {
         Some(i) => &link[..i],
         None => "",
     };
-    normalize(&format!("{dir}/{target}"), link)
+    if dir.is_empty() {
+        normalize(target, link)
+    } else {
+        normalize(&format!("{dir}/{target}"), link)
+    }
 }
 
 #[cfg(test)]
@@ -52,7 +56,10 @@ mod tests {
 
     #[test]
     fn normalises_and_refuses_escapes() {
-        assert_eq!(normalize("./blobs//sha256/ab", "x").unwrap(), "blobs/sha256/ab");
+        assert_eq!(
+            normalize("./blobs//sha256/ab", "x").unwrap(),
+            "blobs/sha256/ab"
+        );
         assert_eq!(normalize("a/../b", "x").unwrap(), "b");
         assert!(normalize("../etc/passwd", "x").is_err());
         assert!(normalize("/etc/passwd", "x").is_err());

@@ -24,7 +24,11 @@ pub fn ls_json(archive: &str) -> Value {
         .args(["ls", archive, "--format", "json"])
         .output()
         .expect("run");
-    assert!(out.status.success(), "ls failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ls failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -53,10 +57,15 @@ pub fn platforms(ls: &Value) -> Vec<Vec<(String, String)>> {
 /// Read every regular file of a (possibly compressed) tar into memory, resolving symlinks.
 pub fn read_tar(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut raw = Vec::new();
-    std::fs::File::open(path).unwrap().read_to_end(&mut raw).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_end(&mut raw)
+        .unwrap();
     let data = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut v = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut v).unwrap();
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut v)
+            .unwrap();
         v
     } else if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         zstd::decode_all(&raw[..]).unwrap()
@@ -68,14 +77,24 @@ pub fn read_tar(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut a = tar::Archive::new(&data[..]);
     for e in a.entries().unwrap() {
         let mut e = e.unwrap();
-        let name = e.path().unwrap().to_string_lossy().trim_start_matches("./").to_string();
+        let name = e
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
         let t = e.header().entry_type();
         if t.is_file() {
             let mut v = Vec::new();
             e.read_to_end(&mut v).unwrap();
             files.insert(name, v);
         } else if t.is_symlink() {
-            let target = e.link_name().unwrap().unwrap().to_string_lossy().to_string();
+            let target = e
+                .link_name()
+                .unwrap()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             links.push((name, target));
         }
     }
@@ -113,10 +132,18 @@ fn blob_name(d: &str) -> String {
 /// digests of the platform manifests reachable (non-index children).
 pub fn check_oci_output(path: &Path, allow_missing: bool) -> BTreeSet<String> {
     let files = read_tar(path);
-    let blobs: BTreeSet<String> = files.keys().filter(|k| k.starts_with("blobs/")).cloned().collect();
+    let blobs: BTreeSet<String> = files
+        .keys()
+        .filter(|k| k.starts_with("blobs/"))
+        .cloned()
+        .collect();
     for b in &blobs {
         let hex = b.rsplit('/').next().unwrap();
-        assert_eq!(sha256(&files[b]), format!("sha256:{hex}"), "blob {b} digest");
+        assert_eq!(
+            sha256(&files[b]),
+            format!("sha256:{hex}"),
+            "blob {b} digest"
+        );
     }
     let index: Value = serde_json::from_slice(&files["index.json"]).unwrap();
     let mut reachable = BTreeSet::new();
@@ -129,7 +156,11 @@ pub fn check_oci_output(path: &Path, allow_missing: bool) -> BTreeSet<String> {
             assert!(allow_missing, "referenced blob {name} missing");
             continue;
         };
-        assert_eq!(bytes.len() as u64, d["size"].as_u64().unwrap(), "size of {name}");
+        assert_eq!(
+            bytes.len() as u64,
+            d["size"].as_u64().unwrap(),
+            "size of {name}"
+        );
         reachable.insert(name.clone());
         let mt = d["mediaType"].as_str().unwrap_or("");
         let doc: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
@@ -154,9 +185,15 @@ pub fn check_oci_output(path: &Path, allow_missing: bool) -> BTreeSet<String> {
         let entries: Value = serde_json::from_slice(mj).unwrap();
         for e in entries.as_array().unwrap() {
             let cfg = e["Config"].as_str().unwrap();
-            assert!(files.contains_key(cfg), "manifest.json Config {cfg} resolves");
+            assert!(
+                files.contains_key(cfg),
+                "manifest.json Config {cfg} resolves"
+            );
             for l in e["Layers"].as_array().unwrap() {
-                assert!(files.contains_key(l.as_str().unwrap()), "manifest.json layer resolves");
+                assert!(
+                    files.contains_key(l.as_str().unwrap()),
+                    "manifest.json layer resolves"
+                );
             }
         }
     }
