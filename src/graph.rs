@@ -261,7 +261,8 @@ impl Graph {
             }
             MediaKind::Manifest => {
                 let m = ManifestDoc::parse(&value, &member)?;
-                self.docs.insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
+                self.docs
+                    .insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
             }
             MediaKind::Other => {}
         }
@@ -344,13 +345,28 @@ impl Graph {
         manifests: &mut Vec<Descriptor>,
         artifacts: &mut Vec<(Digest, Descriptor)>,
     ) {
+        let mut seen = BTreeSet::new();
+        self.walk_index_inner(d, manifests, artifacts, &mut seen);
+    }
+
+    /// Each index is walked once per walk, so a hostile DAG of indexes cannot blow up.
+    fn walk_index_inner(
+        &self,
+        d: &Digest,
+        manifests: &mut Vec<Descriptor>,
+        artifacts: &mut Vec<(Digest, Descriptor)>,
+        seen: &mut BTreeSet<Digest>,
+    ) {
+        if !seen.insert(d.clone()) {
+            return;
+        }
         let Some(entries) = self.index(d) else { return };
         for e in entries {
             if self.index(&e.digest).is_some() {
-                self.walk_index(&e.digest, manifests, artifacts);
+                self.walk_index_inner(&e.digest, manifests, artifacts, seen);
             } else if let Some(s) = self.subject_of(e) {
                 artifacts.push((s, e.clone()));
-            } else {
+            } else if !manifests.contains(e) {
                 manifests.push(e.clone());
             }
         }
@@ -470,7 +486,7 @@ impl Graph {
     fn collect_indexes(&self, d: &Digest, out: &mut Vec<Descriptor>) {
         if let Some(entries) = self.index(d) {
             for e in entries {
-                if self.index(&e.digest).is_some() {
+                if self.index(&e.digest).is_some() && !out.iter().any(|o| o.digest == e.digest) {
                     out.push(e.clone());
                     self.collect_indexes(&e.digest, out);
                 }

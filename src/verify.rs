@@ -173,7 +173,11 @@ pub fn verify(g: &Graph) -> VerifyReport {
     // 3. manifest.json agrees with the index, or with the legacy configs.
     match g.format {
         Format::Docker => check_manifest_json(g, &mut push),
-        Format::DockerLegacy => check_legacy(g, &mut push),
+        Format::DockerLegacy => {
+            let (n, b) = check_legacy(g, &mut push);
+            checked += n;
+            bytes += b;
+        }
         Format::Oci => {}
     }
 
@@ -250,7 +254,9 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
     }
 }
 
-fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
+/// Check legacy entries; returns how many files and bytes were hashed.
+fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u64) {
+    let (mut files, mut bytes) = (0usize, 0u64);
     for l in &g.legacy {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         let Some(cfg) = &l.config else {
@@ -320,7 +326,18 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
                 Some((p.clone(), r))
             })
             .collect();
+        if let Some(c) = &l.config {
+            files += 1;
+            bytes += c.size;
+        }
         for (p, r) in checks {
+            files += 1;
+            bytes += l
+                .layers
+                .iter()
+                .find(|x| x.0 == p)
+                .and_then(|x| x.1.as_ref())
+                .map_or(0, |x| x.size);
             if let Err(e) = r {
                 push(Severity::Corrupt, format!("{p}: {e}"));
             }
@@ -334,4 +351,5 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
             }
         }
     }
+    (files, bytes)
 }
