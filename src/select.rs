@@ -187,16 +187,14 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
 
     let out_format = match (opts.format, g.format) {
         (OutputFormat::Auto, f) => f,
-        (OutputFormat::Oci, Format::DockerLegacy)
-        | (OutputFormat::Docker, Format::DockerLegacy) => return Err(Error::Usage(
-            "a legacy docker-save archive can only be written in its own layout (--format auto)"
-                .into(),
-        )),
         (OutputFormat::Oci, _) => Format::Oci,
         (OutputFormat::Docker, _) => Format::Docker,
     };
     if g.format == Format::DockerLegacy {
-        return plan_legacy(g, &kept_images, images, notes);
+        if out_format == Format::DockerLegacy {
+            return plan_legacy(g, &kept_images, images, notes);
+        }
+        return plan_legacy_to_oci(g, &kept_images, images, notes, out_format);
     }
 
     let mut w = Writer {
@@ -601,6 +599,165 @@ fn plan_legacy(
         images,
         notes,
         format: Format::DockerLegacy,
+    })
+}
+
+/// The full name containerd records for a RepoTag: `alpine:3.20` → `docker.io/library/alpine:3.20`.
+fn full_name(tag: &str) -> String {
+    let first = tag.split('/').next().unwrap_or(tag);
+    let has_domain =
+        tag.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_domain {
+        tag.to_string()
+    } else if tag.contains('/') {
+        format!("docker.io/{tag}")
+    } else {
+        format!("docker.io/library/{tag}")
+    }
+}
+
+/// Convert kept legacy images into an OCI layout (one OCI manifest per image over its
+/// uncompressed layers, one index.json root per RepoTag, as Docker 25+ writes), plus Docker's
+/// `manifest.json` and `repositories` in `--format docker`.
+fn plan_legacy_to_oci(
+    g: &Graph,
+    kept_images: &[usize],
+    mut images: Vec<ImageReport>,
+    notes: Vec<String>,
+    out_format: Format,
+) -> Result<Plan> {
+    use crate::layout::docs::{parse_json, OCI_INDEX, OCI_MANIFEST};
+    let mut members = BTreeMap::new();
+    let mut roots = Vec::new();
+    let mut entries = Vec::new();
+    for &ii in kept_images {
+        let l = &g.legacy[ii];
+        let (Some(cfg), Some(id)) = (&l.config, &l.id) else {
+            continue;
+        };
+        let config = parse_json(
+            &g.archive.read_small(cfg, crate::source::MAX_JSON)?,
+            &l.entry.config,
+        )?;
+        let diff_ids: Vec<Digest> = config
+            .pointer("/rootfs/diff_ids")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(Digest::parse)
+                    .collect::<std::result::Result<Vec<_>, _>>()
+            })
+            .transpose()
+            .map_err(|e| Error::format(&l.entry.config, e))?
+            .unwrap_or_default();
+        if diff_ids.len() != l.layers.len() {
+            return Err(Error::format(
+                &l.entry.config,
+                format!(
+                    "{} layers in manifest.json, {} diff_ids in the config",
+                    l.layers.len(),
+                    diff_ids.len()
+                ),
+            ));
+        }
+        members.insert(
+            id.blob_path(),
+            Content::Input {
+                loc: cfg.clone(),
+                digest: Some(id.clone()),
+            },
+        );
+        let mut layers = Vec::new();
+        for ((path, loc), diff) in l.layers.iter().zip(&diff_ids) {
+            let Some(loc) = loc else {
+                return Err(Error::Missing(format!(
+                    "{}: layer {path} is missing",
+                    l.entry.config
+                )));
+            };
+            members.insert(
+                diff.blob_path(),
+                Content::Input {
+                    loc: loc.clone(),
+                    digest: Some(diff.clone()),
+                },
+            );
+            layers.push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": diff.to_string(),
+                "size": loc.size,
+            }));
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": id.to_string(), "size": cfg.size},
+            "layers": layers,
+        });
+        let bytes = serialize(&manifest)?;
+        let md = Digest::sha256_of(&bytes);
+        let msize = bytes.len();
+        members.insert(md.blob_path(), Content::Bytes(bytes));
+        let mut platform = serde_json::Map::new();
+        if let Some(p) = &l.platform {
+            if let Ok(Value::Object(o)) = serde_json::to_value(p) {
+                platform = o;
+            }
+        }
+        let desc = |ann: Value| {
+            let mut d = serde_json::json!({"mediaType": OCI_MANIFEST, "digest": md.to_string(), "size": msize});
+            if !platform.is_empty() {
+                d["platform"] = Value::Object(platform.clone());
+            }
+            if !ann.is_null() {
+                d["annotations"] = ann;
+            }
+            d
+        };
+        if l.entry.repo_tags.is_empty() {
+            roots.push(desc(Value::Null));
+        }
+        for t in &l.entry.repo_tags {
+            let tag = split_tag(t).map_or("latest", |x| x.1);
+            roots.push(desc(serde_json::json!({
+                "io.containerd.image.name": full_name(t),
+                "org.opencontainers.image.ref.name": tag,
+            })));
+        }
+        if let Some(r) = images.get_mut(ii) {
+            r.new_digest = Some(md.to_string());
+        }
+        entries.push(DockerEntry {
+            config: id.blob_path(),
+            repo_tags: l.entry.repo_tags.clone(),
+            layers: diff_ids.iter().map(Digest::blob_path).collect(),
+            layer_sources: None,
+            parent: None,
+        });
+    }
+    let index = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": roots});
+    members.insert("index.json".into(), Content::Bytes(serialize(&index)?));
+    members.insert(
+        "oci-layout".into(),
+        Content::Bytes(b"{\"imageLayoutVersion\":\"1.0.0\"}".to_vec()),
+    );
+    if out_format == Format::Docker {
+        members.insert(
+            "manifest.json".into(),
+            Content::Bytes(
+                serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?,
+            ),
+        );
+        if let Some(r) = &g.repositories {
+            members.insert("repositories".into(), Content::Bytes(serialize(r)?));
+        }
+    }
+    Ok(Plan {
+        members,
+        images,
+        notes,
+        format: out_format,
     })
 }
 

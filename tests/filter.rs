@@ -623,3 +623,52 @@ fn oci_layout_directory_input() {
     check_oci_output(&out, false);
     assert_eq!(verify_code(&out), 0);
 }
+
+#[test]
+fn legacy_archives_convert_to_oci_and_docker_layouts() {
+    let d = tmp();
+    let out = out_path(&d, "l2o.tar");
+    ok(&filter(&[
+        &testdata("docker-legacy.tar"),
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "oci",
+    ]));
+    let j = ls_json(out.to_str().unwrap());
+    assert_eq!(j["archive"]["format"], "oci");
+    let names: Vec<&str> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "example.com/demo:1.0-amd64",
+            "example.com/other:latest",
+            "example.com/demo:1.0-arm64"
+        ]
+    );
+    check_oci_output(&out, false);
+    assert_eq!(verify_code(&out), 0);
+    // The config keeps its digest: the image ID survives the conversion.
+    let legacy = ls_json(&testdata("docker-legacy.tar"));
+    let files = read_tar(&out);
+    let id = legacy["images"][0]["platforms"][0]["digest"]
+        .as_str()
+        .unwrap();
+    assert!(files.contains_key(&format!("blobs/sha256/{}", &id[7..])));
+    let out2 = out_path(&d, "l2d.tar");
+    ok(&filter(&[
+        &testdata("skopeo-docker-archive.tar"),
+        "-o",
+        out2.to_str().unwrap(),
+        "--format",
+        "docker",
+    ]));
+    check_oci_output(&out2, false);
+    assert_eq!(verify_code(&out2), 0);
+    assert!(read_tar(&out2).contains_key("manifest.json"));
+}
