@@ -1,0 +1,245 @@
+//! Criterion benches for the hot pieces of ocislim (issue 6): the in-place tar header scan, SHA-256
+//! hashing throughput, platform parsing and matching, and building the content graph.
+//!
+//! `cargo bench --bench hot` (about a minute on the 2-core machine); `cargo bench --bench hot --
+//! --test` runs each once as a smoke test. The archives are generated with `ocislim::testgen`
+//! into a temporary directory that is removed at the end.
+
+use criterion::{black_box, BenchmarkId, Criterion, Throughput};
+use ocislim::digest::{Algorithm, Hasher};
+use ocislim::platform::{Matcher, Platform};
+use ocislim::source::Archive;
+use ocislim::testgen::{write_archive, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
+use ocislim::Graph;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PLATFORMS: [&str; 8] = [
+    "linux/amd64",
+    "linux/arm64/v8",
+    "linux/arm/v7",
+    "linux/s390x",
+    "linux/ppc64le",
+    "linux/386",
+    "linux/riscv64",
+    "linux/arm/v6",
+];
+
+/// An image with `n` platforms, each with three small own layers and one shared layer; seeds
+/// depend on `image` so that images do not deduplicate into one.
+fn image(image: u64, n: usize, layer: u64) -> ImageSpec {
+    ImageSpec {
+        name: Some(format!("example.com/bench/img{image}:1")),
+        shape: Shape::OciIndex,
+        platforms: PLATFORMS
+            .iter()
+            .take(n)
+            .enumerate()
+            .map(|(i, p)| {
+                let seed = 10_000 * (image + 1) + 10 * i as u64;
+                let mut layers: Vec<LayerSpec> = (0..3)
+                    .map(|j| LayerSpec {
+                        size: layer,
+                        seed: seed + j,
+                    })
+                    .collect();
+                layers.push(LayerSpec {
+                    size: layer / 2 + 1,
+                    seed: 10_000 * (image + 1) + 9_999,
+                });
+                let mut ps = PlatformSpec::new(p, layers);
+                ps.attestation = true;
+                ps
+            })
+            .collect(),
+    }
+}
+
+fn write(path: &Path, spec: &ArchiveSpec) {
+    let f = std::fs::File::create(path).expect("create bench archive");
+    write_archive(spec, std::io::BufWriter::new(f)).expect("write bench archive");
+}
+
+struct Fixtures {
+    _dir: tempfile::TempDir,
+    /// Many small members: one 8-platform image plus 10,000 orphan blobs.
+    many: PathBuf,
+    many_members: usize,
+    /// A realistic graph: 16 images × 8 platforms, 3 layers + a shared one, attestations.
+    graph: PathBuf,
+}
+
+impl Fixtures {
+    fn new() -> Fixtures {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let many = dir.path().join("many.tar");
+        write(
+            &many,
+            &ArchiveSpec {
+                images: vec![image(0, 8, 4096)],
+                docker_manifest: true,
+                orphans: 10_000,
+                containerd_names: true,
+            },
+        );
+        let many_members = Archive::open(many.to_str().expect("utf-8 path"))
+            .expect("open many.tar")
+            .members()
+            .len();
+        let graph = dir.path().join("graph.tar");
+        write(
+            &graph,
+            &ArchiveSpec {
+                images: (0..16).map(|i| image(i, 8, 1024)).collect(),
+                docker_manifest: false,
+                orphans: 0,
+                containerd_names: true,
+            },
+        );
+        Fixtures {
+            _dir: dir,
+            many,
+            many_members,
+            graph,
+        }
+    }
+}
+
+fn bench_tar_scan(c: &mut Criterion, fx: &Fixtures) {
+    let path = fx.many.to_str().expect("utf-8 path");
+    let mut g = c.benchmark_group("tar_scan");
+    g.throughput(Throughput::Elements(fx.many_members as u64));
+    g.bench_function(BenchmarkId::new("Archive::open", fx.many_members), |b| {
+        b.iter(|| {
+            let a = Archive::open(black_box(path)).expect("open");
+            black_box(a.members().len())
+        })
+    });
+    g.finish();
+}
+
+fn bench_sha256(c: &mut Criterion) {
+    const LEN: usize = 64 << 20;
+    let mut buf = vec![0u8; LEN];
+    // Cheap non-constant contents.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for chunk in buf.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let mut g = c.benchmark_group("sha256");
+    g.throughput(Throughput::Bytes(LEN as u64));
+    // ~50 ms an iteration: give the 10 samples room.
+    g.measurement_time(Duration::from_secs(5));
+    g.bench_function("Hasher 64MiB one update", |b| {
+        b.iter(|| {
+            let mut h = Hasher::new(Algorithm::Sha256);
+            h.update(black_box(&buf));
+            black_box(h.finish())
+        })
+    });
+    // The way verify and the writer feed it: 1 MiB reads.
+    g.bench_function("Hasher 64MiB in 1MiB chunks", |b| {
+        b.iter(|| {
+            let mut h = Hasher::new(Algorithm::Sha256);
+            for c in black_box(&buf).chunks(1 << 20) {
+                h.update(c);
+            }
+            black_box(h.finish())
+        })
+    });
+    g.finish();
+}
+
+/// 50 platform strings as they appear in real indexes and on command lines.
+fn platform_strings() -> Vec<String> {
+    let base = [
+        "linux/amd64",
+        "linux/amd64/v2",
+        "linux/amd64/v3",
+        "linux/arm64",
+        "linux/arm64/v8",
+        "linux/arm/v5",
+        "linux/arm/v6",
+        "linux/arm/v7",
+        "linux/386",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/riscv64",
+        "linux/mips64le",
+        "windows/amd64",
+        "windows/arm64",
+        "darwin/arm64",
+        "freebsd/amd64",
+        "unknown/unknown",
+    ];
+    (0..50).map(|i| base[i % base.len()].to_string()).collect()
+}
+
+fn bench_platform(c: &mut Criterion) {
+    let strings = platform_strings();
+    let parsed: Vec<Platform> = strings
+        .iter()
+        .map(|s| Platform::parse(s).expect("parse platform"))
+        .collect();
+    let selectors: Vec<Matcher> = ["linux/amd64", "linux/arm64", "linux/arm/v7"]
+        .iter()
+        .map(|s| Matcher::new(&Platform::parse(s).expect("parse selector")))
+        .collect();
+    let mut g = c.benchmark_group("platform");
+    g.throughput(Throughput::Elements(strings.len() as u64));
+    g.bench_function("parse 50", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for s in black_box(&strings) {
+                if Platform::parse(s).is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        })
+    });
+    g.bench_function("match 50 x 3 selectors", |b| {
+        b.iter(|| {
+            black_box(&parsed)
+                .iter()
+                .filter(|p| selectors.iter().any(|m| m.matches(p)))
+                .count()
+        })
+    });
+    g.bench_function("parse + match 50", |b| {
+        b.iter(|| {
+            black_box(&strings)
+                .iter()
+                .filter_map(|s| Platform::parse(s).ok())
+                .filter(|p| selectors.iter().any(|m| m.matches(p)))
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn bench_graph(c: &mut Criterion, fx: &Fixtures) {
+    let path = fx.graph.to_str().expect("utf-8 path");
+    let mut g = c.benchmark_group("graph");
+    g.bench_function("Graph::open 16 images x 8 platforms", |b| {
+        b.iter(|| black_box(Graph::open(black_box(path)).expect("graph")))
+    });
+    g.finish();
+}
+
+fn main() {
+    let fx = Fixtures::new();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    bench_tar_scan(&mut c, &fx);
+    bench_sha256(&mut c);
+    bench_platform(&mut c);
+    bench_graph(&mut c, &fx);
+    c.final_summary();
+}
