@@ -13,7 +13,10 @@ use crate::layout::legacy::{self, LegacyImage};
 use crate::platform::Platform;
 use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+/// The most platform manifests and artifacts, over all images, an archive may list.
+pub const MAX_ROWS: usize = 1_000_000;
 
 /// The layout of an archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +190,7 @@ impl Graph {
         g.roots = index_entries(&value, "index.json")?;
         g.index_json = Some(value);
         g.load_docs()?;
-        g.build_images();
+        g.build_images()?;
         Ok(g)
     }
 
@@ -346,16 +349,19 @@ impl Graph {
         artifacts: &mut Vec<(Digest, Descriptor)>,
     ) {
         let mut seen = BTreeSet::new();
-        self.walk_index_inner(d, manifests, artifacts, &mut seen);
+        let mut listed: HashSet<Descriptor> = manifests.iter().cloned().collect();
+        self.walk_index_inner(d, manifests, artifacts, &mut seen, &mut listed);
     }
 
-    /// Each index is walked once per walk, so a hostile DAG of indexes cannot blow up.
+    /// Each index is walked once per walk, so a hostile DAG of indexes cannot blow up; `listed`
+    /// mirrors `manifests`, so a very wide index is not deduplicated in quadratic time.
     fn walk_index_inner(
         &self,
         d: &Digest,
         manifests: &mut Vec<Descriptor>,
         artifacts: &mut Vec<(Digest, Descriptor)>,
         seen: &mut BTreeSet<Digest>,
+        listed: &mut HashSet<Descriptor>,
     ) {
         if !seen.insert(d.clone()) {
             return;
@@ -363,10 +369,10 @@ impl Graph {
         let Some(entries) = self.index(d) else { return };
         for e in entries {
             if self.index(&e.digest).is_some() {
-                self.walk_index_inner(&e.digest, manifests, artifacts, seen);
+                self.walk_index_inner(&e.digest, manifests, artifacts, seen, listed);
             } else if let Some(s) = self.subject_of(e) {
                 artifacts.push((s, e.clone()));
-            } else if !manifests.contains(e) {
+            } else if listed.insert(e.clone()) {
                 manifests.push(e.clone());
             }
         }
@@ -388,10 +394,14 @@ impl Graph {
             .map(|s| s.digest.clone())
     }
 
-    fn build_images(&mut self) {
+    fn build_images(&mut self) -> Result<()> {
         // Top-level referrers whose subject is some image's manifest are not images.
         let mut all_manifests = BTreeSet::new();
+        let mut walked = HashSet::new();
         for r in &self.roots {
+            if !walked.insert(&r.digest) {
+                continue; // many roots may name one index: walk it once
+            }
             if self.index(&r.digest).is_some() {
                 let (mut ms, mut arts) = (Vec::new(), Vec::new());
                 self.walk_index(&r.digest, &mut ms, &mut arts);
@@ -400,31 +410,70 @@ impl Graph {
                 all_manifests.insert(r.digest.clone());
             }
         }
-        let mut root_artifacts = Vec::new();
+        // Artifacts by subject: top-level referrers (shared by every image), then each
+        // image's own, so a manifest finds its artifacts by lookup, in order.
+        let mut root_artifacts: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+        let mut referrers = HashSet::new();
         for (i, r) in self.roots.iter().enumerate() {
             if self.index(&r.digest).is_none() {
                 if let Some(s) = self.subject_of(r) {
                     if all_manifests.contains(&s) && s != r.digest {
                         self.root_referrers.push(i);
-                        root_artifacts.push((s, r.clone()));
+                        referrers.insert(i);
+                        root_artifacts.entry(s).or_default().push(r.clone());
                     }
                 }
             }
         }
-        let mut images = Vec::new();
+        // Rows (platforms and their artifacts) over all images: sharing lets two small
+        // documents stand for n² rows, so they are counted first (once per distinct root) and
+        // past a bound the archive is refused.
+        let mut per_root: HashMap<&Digest, usize> = HashMap::new();
+        let mut rows = 0usize;
         for (i, r) in self.roots.iter().enumerate() {
-            if self.root_referrers.contains(&i) {
+            if referrers.contains(&i) {
                 continue;
             }
-            let (mut ms, mut arts) = (Vec::new(), root_artifacts.clone());
+            let n = *per_root.entry(&r.digest).or_insert_with(|| {
+                let (mut ms, mut arts, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
+                if self.index(&r.digest).is_some() {
+                    self.walk_index(&r.digest, &mut ms, &mut arts);
+                    self.collect_indexes(&r.digest, &mut indexes, &mut HashSet::new());
+                } else {
+                    ms.push(r.clone());
+                }
+                ms.iter()
+                    .map(|m| root_artifacts.get(&m.digest).map_or(0, Vec::len))
+                    .fold(ms.len() + arts.len() + indexes.len(), usize::saturating_add)
+            });
+            rows = rows.saturating_add(n);
+            if rows > MAX_ROWS {
+                return Err(Error::format(
+                    "index.json",
+                    format!(
+                        "too complex: more than {MAX_ROWS} platform manifests and artifacts across its images"
+                    ),
+                ));
+            }
+        }
+        let mut images = Vec::new();
+        for (i, r) in self.roots.iter().enumerate() {
+            if referrers.contains(&i) {
+                continue;
+            }
+            let (mut ms, mut own_arts) = (Vec::new(), Vec::new());
             if self.index(&r.digest).is_some() {
-                self.walk_index(&r.digest, &mut ms, &mut arts);
+                self.walk_index(&r.digest, &mut ms, &mut own_arts);
             } else {
                 ms.push(r.clone());
             }
+            let mut arts: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+            for (s, a) in own_arts {
+                arts.entry(s).or_default().push(a);
+            }
             let mut image_blobs = BTreeMap::new();
             let mut indexes = Vec::new();
-            self.collect_indexes(&r.digest, &mut indexes);
+            self.collect_indexes(&r.digest, &mut indexes, &mut HashSet::new());
             for d in indexes {
                 let present = self.blobs.get(&d.digest);
                 image_blobs.insert(
@@ -441,21 +490,22 @@ impl Graph {
                 self.manifest_blobs(&m, &mut blobs);
                 let mut attestations = Vec::new();
                 let mut att_missing = false;
-                for (s, a) in &arts {
-                    if *s == m.digest {
-                        self.manifest_blobs(a, &mut blobs);
-                        att_missing |= !self.has_blob(&a.digest);
-                        attestations.push(Artifact {
-                            desc: a.clone(),
-                            status: self.status(a),
-                        });
-                    }
+                let empty = Vec::new();
+                let root_arts = root_artifacts.get(&m.digest).unwrap_or(&empty);
+                let own = arts.get(&m.digest).unwrap_or(&empty);
+                for a in root_arts.iter().chain(own) {
+                    self.manifest_blobs(a, &mut blobs);
+                    att_missing |= !self.has_blob(&a.digest);
+                    attestations.push(Artifact {
+                        desc: a.clone(),
+                        status: self.status(a),
+                    });
                 }
                 let _ = att_missing;
                 let status = self.status(&m);
-                let size_present = blobs.values().filter(|(_, p)| *p).map(|(s, _)| s).sum();
+                let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
                 let size_total =
-                    (status != Status::Missing).then(|| blobs.values().map(|(s, _)| s).sum());
+                    (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
                 image_blobs.extend(blobs);
                 platforms.push(PlatformManifest {
                     platform: self.platform_of(&m),
@@ -471,24 +521,21 @@ impl Graph {
                 root: r.clone(),
                 position: i,
                 platforms,
-                size_present: image_blobs
-                    .values()
-                    .filter(|(_, p)| *p)
-                    .map(|(s, _)| s)
-                    .sum(),
-                size_total: image_blobs.values().map(|(s, _)| s).sum(),
+                size_present: sum(image_blobs.values().filter(|(_, p)| *p).map(|(s, _)| s)),
+                size_total: sum(image_blobs.values().map(|(s, _)| s)),
             });
         }
         self.images = images;
+        Ok(())
     }
 
     /// Every index descriptor reachable from (and including) `d`.
-    fn collect_indexes(&self, d: &Digest, out: &mut Vec<Descriptor>) {
+    fn collect_indexes(&self, d: &Digest, out: &mut Vec<Descriptor>, seen: &mut HashSet<Digest>) {
         if let Some(entries) = self.index(d) {
             for e in entries {
-                if self.index(&e.digest).is_some() && !out.iter().any(|o| o.digest == e.digest) {
+                if self.index(&e.digest).is_some() && seen.insert(e.digest.clone()) {
                     out.push(e.clone());
-                    self.collect_indexes(&e.digest, out);
+                    self.collect_indexes(&e.digest, out, seen);
                 }
             }
         }
@@ -496,17 +543,22 @@ impl Graph {
 
     /// Every platform string of every image, deduplicated, in order of appearance.
     pub fn platform_names(&self) -> Vec<String> {
-        let mut seen = Vec::new();
+        let (mut seen, mut set) = (Vec::new(), HashSet::new());
         for i in &self.images {
             for p in &i.platforms {
                 let s = p.platform_string();
-                if !seen.contains(&s) {
+                if set.insert(s.clone()) {
                     seen.push(s);
                 }
             }
         }
         seen
     }
+}
+
+/// Sum sizes without overflowing: descriptors of absent blobs may claim any size.
+fn sum<'a>(sizes: impl Iterator<Item = &'a u64>) -> u64 {
+    sizes.fold(0, |a, s| a.saturating_add(*s))
 }
 
 /// A media type we may have to sniff: empty, or JSON-ish and unknown.

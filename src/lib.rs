@@ -43,7 +43,7 @@ pub fn filter(
         (sink::write::planned_size(&plan)?, None)
     } else {
         let w = sink::write::write(&g.archive, &plan, target, wopts)?;
-        (w.bytes, Some(w.sha256.to_string()))
+        (w.bytes, w.sha256.map(|d| d.to_string()))
     };
     let report = FilterReport {
         input: g.archive.name.clone(),

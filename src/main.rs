@@ -24,10 +24,28 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "ocislim: error: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "ocislim: error: {}",
+                one_line(&e.to_string())
+            );
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Escape control characters (newlines in member names, raw header bytes in tar errors), so
+/// an error is always one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 mod commands {
@@ -154,6 +172,7 @@ mod commands {
             compression,
             verify: !a.no_verify,
             progress: !a.quiet,
+            digest_output: !a.quiet || a.json,
         };
         let g = Graph::open(&a.archive)?;
         let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.dry_run)?;

@@ -215,9 +215,17 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
         .unwrap_or_default();
     let mut new_roots = Vec::new();
     let mut changed = false;
+    // Root position → image, and the kept images, as maps: index.json may have many roots.
+    let image_at: HashMap<usize, usize> = g
+        .images
+        .iter()
+        .enumerate()
+        .map(|(ii, im)| (im.position, ii))
+        .collect();
+    let kept_set: BTreeSet<usize> = kept_images.iter().copied().collect();
     for (i, (root, value)) in g.roots.iter().zip(&root_values).enumerate() {
-        let keep = if let Some(pos) = g.images.iter().position(|im| im.position == i) {
-            kept_images.contains(&pos)
+        let keep = if let Some(&pos) = image_at.get(&i) {
+            kept_set.contains(&pos)
         } else {
             // a top-level referrer: follows its subject
             !opts.drop_attestations && g.subject_of(root).is_some_and(|s| kept.contains(&s))
@@ -231,7 +239,7 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
                 if new.digest != root.digest {
                     changed = true;
                 }
-                if let Some(pos) = g.images.iter().position(|im| im.position == i) {
+                if let Some(&pos) = image_at.get(&i) {
                     images[pos].new_digest = Some(new.digest.to_string());
                 }
                 new_roots.push(replace_digest(value, &new));
@@ -316,30 +324,41 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn add_input(&mut self, d: &Digest) {
-        if let Some(loc) = self.g.blobs.get(d) {
+    /// Add the blob `d` names, refusing one whose size differs from the descriptor's
+    /// (SPEC §4.10: the output would carry a descriptor that lies about its blob).
+    fn add_input(&mut self, d: &Descriptor) -> Result<()> {
+        if let Some(loc) = self.g.blobs.get(&d.digest) {
+            if loc.size != d.size {
+                return Err(Error::SizeMismatch {
+                    digest: d.digest.to_string(),
+                    expected: d.size,
+                    actual: loc.size,
+                });
+            }
             self.members.insert(
-                d.blob_path(),
+                d.digest.blob_path(),
                 Content::Input {
                     loc: loc.clone(),
-                    digest: Some(d.clone()),
+                    digest: Some(d.digest.clone()),
                 },
             );
         }
+        Ok(())
     }
 
     /// Add a manifest (or opaque blob) and its children.
-    fn add_manifest(&mut self, d: &Descriptor) {
-        self.add_input(&d.digest);
+    fn add_manifest(&mut self, d: &Descriptor) -> Result<()> {
+        self.add_input(d)?;
         if let Some(m) = self.g.manifest(&d.digest) {
-            let children: Vec<Digest> = std::iter::once(&m.config)
+            let children: Vec<Descriptor> = std::iter::once(&m.config)
                 .chain(&m.layers)
-                .map(|c| c.digest.clone())
+                .cloned()
                 .collect();
-            for c in children {
-                self.add_input(&c);
+            for c in &children {
+                self.add_input(c)?;
             }
         }
+        Ok(())
     }
 
     /// Visit a kept root or index entry: returns its (possibly new) descriptor, or None when
@@ -357,7 +376,7 @@ impl Writer<'_> {
             if !keep {
                 return Ok(None);
             }
-            self.add_manifest(d);
+            self.add_manifest(d)?;
             return Ok(Some(d.clone()));
         }
         if let Some(done) = self.new_docs.get(&d.digest) {
@@ -391,7 +410,7 @@ impl Writer<'_> {
         let result = if !any_kept {
             None
         } else if self.opts.keep_index || !changed {
-            self.add_input(&d.digest);
+            self.add_input(d)?;
             Some(d.clone())
         } else {
             let mut v = value;

@@ -84,6 +84,7 @@ fn run(
         compression: OutCompression::None,
         verify: true,
         progress: false,
+        digest_output: true,
     };
     ocislim::filter(&g, opts, &Target::File(out.to_path_buf()), &w, false).map(|_| ())
 }
@@ -168,7 +169,7 @@ proptest! {
         if let Ok(g) = ocislim::open(p.to_str().unwrap()) {
             let _ = ocislim::verify::verify(&g);
             let out = d.path().join("o.tar");
-            let w = WriteOptions { compression: OutCompression::None, verify: true, progress: false };
+            let w = WriteOptions { compression: OutCompression::None, verify: true, progress: false, digest_output: true };
             let _ = ocislim::filter(&g, &FilterOptions::default(), &Target::File(out), &w, false);
         }
     }

@@ -57,7 +57,7 @@ struct RawDescriptor {
 }
 
 /// A content descriptor with a validated digest.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Descriptor {
     pub media_type: String,
     pub digest: Digest,

@@ -29,13 +29,17 @@ pub struct WriteOptions {
     pub compression: OutCompression,
     pub verify: bool,
     pub progress: bool,
+    /// Compute the sha256 of the output (for the report). It is one more SHA-256 pass over
+    /// every output byte that cannot be split across cores, so it is skipped when nobody reads
+    /// it (`-q` without `--json`).
+    pub digest_output: bool,
 }
 
 /// What was written.
 #[derive(Debug, Clone)]
 pub struct Written {
     pub bytes: u64,
-    pub sha256: Digest,
+    pub sha256: Option<Digest>,
 }
 
 /// One piece of the output stream.
@@ -232,7 +236,7 @@ pub fn write(
             hw.flush().map_err(|e| Error::io("stdout", e))?;
             Ok(Written {
                 bytes: hw.count,
-                sha256: hw.hasher.finish(),
+                sha256: opts.digest_output.then(|| hw.hasher.finish()),
             })
         }
         Target::File(path) => {
@@ -244,17 +248,23 @@ pub fn write(
                     if opts.compression == OutCompression::None && archive.tar_file().is_some() {
                         // Uncompressed: kernel copies; the output hash is computed from the input
                         // ranges on another thread.
-                        let hasher = s.spawn(|| hash_pieces(archive, &pieces));
+                        let hasher = opts
+                            .digest_output
+                            .then(|| s.spawn(|| hash_pieces(archive, &pieces)));
                         let out = af.file();
                         let total = total_len(&pieces);
                         let r = write_direct(archive, &pieces, out, &pb);
-                        let h = hasher
-                            .join()
-                            .map_err(|_| Error::format(&name, "hashing thread failed"))?;
+                        let h = match hasher {
+                            Some(h) => Some(
+                                h.join()
+                                    .map_err(|_| Error::format(&name, "hashing thread failed"))??,
+                            ),
+                            None => None,
+                        };
                         r?;
                         Written {
                             bytes: total,
-                            sha256: h?,
+                            sha256: h,
                         }
                     } else {
                         let mut hw = Hashing {
@@ -271,7 +281,7 @@ pub fn write(
                         hw.flush().map_err(|e| Error::io(&name, e))?;
                         Written {
                             bytes: hw.count,
-                            sha256: hw.hasher.finish(),
+                            sha256: opts.digest_output.then(|| hw.hasher.finish()),
                         }
                     };
                 if let Some(v) = verifier {

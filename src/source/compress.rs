@@ -62,22 +62,66 @@ pub fn spool<R: Read>(mut input: R, name: &str) -> Result<(tempfile::NamedTempFi
     let compression = Compression::from_magic(&head[..n]);
     let chained = io::Cursor::new(head[..n].to_vec()).chain(input);
     let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("$TMPDIR", e))?;
-    let mut out = io::BufWriter::with_capacity(1 << 20, spool.as_file());
     let copied = match compression {
-        Compression::None => io::copy(&mut { chained }, &mut out),
-        Compression::Gzip => io::copy(&mut flate2::read::MultiGzDecoder::new(chained), &mut out),
+        Compression::None => pipelined(chained, spool.as_file()),
+        Compression::Gzip => pipelined(flate2::read::MultiGzDecoder::new(chained), spool.as_file()),
         Compression::Zstd => match zstd::stream::read::Decoder::new(chained) {
-            Ok(mut d) => io::copy(&mut d, &mut out),
+            Ok(d) => pipelined(d, spool.as_file()),
             Err(e) => Err(e),
         },
     };
-    copied.map_err(|e| {
-        Error::NotAnArchive(format!(
+    copied.map_err(|e| match e.kind() {
+        io::ErrorKind::Other if e.to_string().starts_with("spool: ") => Error::io("$TMPDIR", e),
+        _ => Error::NotAnArchive(format!(
             "{name}: cannot decompress {} stream: {e}",
             compression.name()
-        ))
+        )),
     })?;
-    out.flush().map_err(|e| Error::io("$TMPDIR", e))?;
-    drop(out);
     Ok((spool, compression))
+}
+
+const CHUNK: usize = 4 << 20;
+
+/// Copy `input` into `out` with the decompression on this thread and the writing on another,
+/// so both cores work (at most four 4 MiB chunks in flight).
+fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> io::Result<()> {
+            let mut out = out;
+            for buf in rx {
+                out.write_all(&buf)
+                    .map_err(|e| io::Error::other(format!("spool: {e}")))?;
+            }
+            Ok(())
+        });
+        let mut result = Ok(());
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let mut n = 0;
+            while n < CHUNK {
+                match input.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(r) => n += r,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            if result.is_err() || n == 0 {
+                break;
+            }
+            buf.truncate(n);
+            if tx.send(buf).is_err() {
+                break; // the writer failed; its error is reported below
+            }
+        }
+        drop(tx);
+        let w = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("spool: writer thread failed")));
+        result.and(w)
+    })
 }
