@@ -85,19 +85,22 @@ const CHUNK: usize = 4 << 20;
 /// Copy `input` into `out` with the decompression on this thread and the writing on another,
 /// so both cores work (at most four 4 MiB chunks in flight).
 fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(3);
+    // Buffers come back to be reused: no allocation or page faults per chunk.
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
     std::thread::scope(|s| {
         let writer = s.spawn(move || -> io::Result<()> {
             let mut out = out;
-            for buf in rx {
-                out.write_all(&buf)
+            for (buf, n) in rx {
+                out.write_all(&buf[..n])
                     .map_err(|e| io::Error::other(format!("spool: {e}")))?;
+                let _ = back_tx.try_send(buf);
             }
             Ok(())
         });
         let mut result = Ok(());
         loop {
-            let mut buf = vec![0u8; CHUNK];
+            let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
             let mut n = 0;
             while n < CHUNK {
                 match input.read(&mut buf[n..]) {
@@ -113,8 +116,7 @@ fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
             if result.is_err() || n == 0 {
                 break;
             }
-            buf.truncate(n);
-            if tx.send(buf).is_err() {
+            if tx.send((buf, n)).is_err() {
                 break; // the writer failed; its error is reported below
             }
         }
