@@ -129,6 +129,12 @@ impl Graph {
         Graph::build(archive)
     }
 
+    /// Open for `ls` (`hash` false) or `verify` (`hash` true): compressed or piped input is
+    /// streamed, not spooled (see [`Archive::open_streaming`]).
+    pub fn open_streaming(path: &str, hash: bool) -> Result<Graph> {
+        Graph::build(Archive::open_streaming(path, hash)?)
+    }
+
     /// Build the graph of an opened archive.
     pub fn build(archive: Archive) -> Result<Graph> {
         let has = |n: &str| archive.members().get(n).map(|m| m.kind.clone());

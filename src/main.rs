@@ -74,7 +74,7 @@ mod commands {
             filter: matchers(&a.platform)?,
             no_trunc: a.no_trunc,
         };
-        let g = Graph::open(&a.archive)?;
+        let g = Graph::open_streaming(&a.archive, false)?;
         let text = match a.format {
             LsFormat::Tree => ls::to_tree(&g, &opts),
             LsFormat::Table => ls::to_table(&g, &opts),
@@ -89,7 +89,7 @@ mod commands {
     }
 
     pub fn verify(a: cli::VerifyArgs) -> Result<()> {
-        let g = Graph::open(&a.archive)?;
+        let g = Graph::open_streaming(&a.archive, true)?;
         let report = ocislim::verify::verify(&g);
         if a.json {
             let mut s =

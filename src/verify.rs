@@ -35,7 +35,10 @@ pub fn hash_loc(
 
 /// Check that the bytes at `loc` hash to `expected`.
 pub fn check_blob(archive: &Archive, loc: &Loc, expected: &Digest) -> Result<()> {
-    let actual = hash_loc(archive, loc, expected.algorithm())?;
+    let actual = match archive.known_digest(loc, expected.algorithm()) {
+        Some(d) => d,
+        None => hash_loc(archive, loc, expected.algorithm())?,
+    };
     if &actual != expected {
         return Err(Error::DigestMismatch {
             digest: expected.to_string(),

@@ -387,3 +387,55 @@ fn flat_multi_platform_nested_and_referrers() {
         1
     );
 }
+
+#[test]
+fn compressed_input_is_streamed_not_spooled_for_ls_and_verify() {
+    let spool = tmp();
+    for args in [vec!["ls", "--format", "json"], vec!["verify"]] {
+        let mut cmd = bin();
+        cmd.args(&args)
+            .arg(testdata("oci-index.tar.gz"))
+            .env("TMPDIR", spool.path());
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_dir(spool.path()).unwrap().count(),
+            0,
+            "nothing written to $TMPDIR"
+        );
+    }
+    // verify still hashes every blob of a streamed archive: a flipped byte inside a gzip'd
+    // layer is found.
+    let d = tmp();
+    let mut files = read_tar(std::path::Path::new(&testdata("oci-index.tar")));
+    let victim = files
+        .keys()
+        .find(|k| k.starts_with("blobs/") && files[*k].len() > 10_000)
+        .unwrap()
+        .clone();
+    files.get_mut(&victim).unwrap()[5000] ^= 1;
+    let p = d.path().join("bad.tar.gz");
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::fast(),
+    );
+    let mut b = tar::Builder::new(gz);
+    for (n, data) in &files {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, n, &data[..]).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+    let out = bin()
+        .args(["verify", p.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("digest mismatch"));
+}

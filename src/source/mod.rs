@@ -5,6 +5,7 @@
 pub mod compress;
 pub mod dir;
 pub mod paths;
+pub mod stream;
 pub mod tar_scan;
 
 use crate::error::{Error, Result};
@@ -55,6 +56,29 @@ pub struct Loc {
 enum Backing {
     Tar(Arc<File>),
     Dir(PathBuf),
+    /// A decoded stream: only the documents are kept (see [`stream`]).
+    Memory {
+        arena: Vec<u8>,
+        skipped: std::collections::HashSet<String>,
+        digests:
+            std::collections::HashMap<(String, crate::digest::Algorithm), crate::digest::Digest>,
+        size: u64,
+    },
+}
+
+/// Counts the bytes that pass.
+struct Counting<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 /// An opened archive: its member table and a way to read members' bytes.
@@ -108,6 +132,99 @@ impl Archive {
         })
     }
 
+    /// Open for reading only (`ls`, `verify`): like [`Archive::open`], but compressed or piped
+    /// input is decoded as a stream with only its documents kept in memory (no spool), and with
+    /// `hash` every member's digest is computed on the way. Falls back to spooling a file whose
+    /// documents do not fit in memory.
+    pub fn open_streaming(path: &str, hash: bool) -> Result<Archive> {
+        use std::io::BufReader;
+        let stream = |input: Box<dyn Read + '_>| -> Result<Option<Archive>> {
+            let mut input = BufReader::with_capacity(1 << 20, input);
+            let mut head = [0u8; 4];
+            let mut n = 0;
+            while n < 4 {
+                let r = input.read(&mut head[n..]).map_err(|e| Error::io(path, e))?;
+                if r == 0 {
+                    break;
+                }
+                n += r;
+            }
+            let compression = Compression::from_magic(&head[..n]);
+            let chained = io::Cursor::new(head[..n].to_vec()).chain(input);
+            let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let decoded: Box<dyn Read> = match compression {
+                Compression::None => Box::new(chained),
+                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::new(chained).map_err(|e| Error::io(path, e))?,
+                ),
+            };
+            let counting = Counting {
+                inner: decoded,
+                count: count.clone(),
+            };
+            match stream::scan(counting, path, hash) {
+                Ok(s) => Ok(Some(Archive {
+                    name: path.to_string(),
+                    compression,
+                    backing: Backing::Memory {
+                        arena: s.arena,
+                        skipped: s.skipped,
+                        digests: s.digests,
+                        size: count.load(std::sync::atomic::Ordering::Relaxed),
+                    },
+                    members: s.members,
+                    _spool: None,
+                })),
+                Err(stream::StreamError::TooBig) => Ok(None),
+                Err(stream::StreamError::Failed(e)) => Err(match (compression, e) {
+                    (Compression::None, e) => e,
+                    (c, Error::Tar(m)) if !m.contains("duplicate member") => {
+                        Error::NotAnArchive(format!("cannot decompress {} stream: {m}", c.name()))
+                    }
+                    (_, e) => e,
+                }),
+            }
+        };
+        if path == "-" {
+            let stdin = io::stdin();
+            return match stream(Box::new(stdin.lock()))? {
+                Some(a) => Ok(a),
+                None => Err(Error::format(
+                    "-",
+                    "the archive's documents are too large to read from a pipe; save it to a file first",
+                )),
+            };
+        }
+        let p = Path::new(path);
+        let meta = std::fs::metadata(p).map_err(|e| Error::io(path, e))?;
+        if meta.is_dir() {
+            return Archive::open(path);
+        }
+        let mut file = File::open(p).map_err(|e| Error::io(path, e))?;
+        if compress::sniff(&mut file).map_err(|e| Error::io(path, e))? == Compression::None {
+            return Archive::open(path);
+        }
+        match stream(Box::new(file))? {
+            Some(a) => Ok(a),
+            None => Archive::open(path),
+        }
+    }
+
+    /// A digest computed while streaming, if any.
+    pub fn known_digest(
+        &self,
+        loc: &Loc,
+        algorithm: crate::digest::Algorithm,
+    ) -> Option<crate::digest::Digest> {
+        match &self.backing {
+            Backing::Memory { digests, .. } => {
+                digests.get(&(loc.member.clone(), algorithm)).cloned()
+            }
+            _ => None,
+        }
+    }
+
     fn from_spool(
         name: &str,
         spool: tempfile::NamedTempFile,
@@ -133,7 +250,7 @@ impl Archive {
     pub fn tar_file(&self) -> Option<&File> {
         match &self.backing {
             Backing::Tar(f) => Some(f),
-            Backing::Dir(_) => None,
+            Backing::Dir(_) | Backing::Memory { .. } => None,
         }
     }
 
@@ -143,6 +260,7 @@ impl Archive {
         match &self.backing {
             Backing::Tar(f) => f.metadata().map(|m| m.len()).unwrap_or(0),
             Backing::Dir(_) => self.members.values().map(|m| m.size).sum(),
+            Backing::Memory { size, .. } => *size,
         }
     }
 
@@ -198,6 +316,20 @@ impl Archive {
             Backing::Tar(f) => f
                 .read_exact_at(buf, loc.offset + pos)
                 .map_err(|e| Error::io(format!("{}: {}", self.name, loc.member), e)),
+            Backing::Memory { arena, skipped, .. } => {
+                let slice = Self::memory_slice(arena, skipped, loc)?;
+                let start = pos as usize;
+                match slice.get(start..start + buf.len()) {
+                    Some(s) => {
+                        buf.copy_from_slice(s);
+                        Ok(())
+                    }
+                    None => Err(Error::format(
+                        &loc.member,
+                        "read past the end of the member",
+                    )),
+                }
+            }
             Backing::Dir(root) => {
                 let path = root.join(&loc.member);
                 let f = File::open(&path).map_err(|e| Error::io(&loc.member, e))?;
@@ -215,12 +347,34 @@ impl Archive {
                 pos: loc.offset,
                 end: loc.offset + loc.size,
             })),
+            Backing::Memory { arena, skipped, .. } => {
+                Ok(Box::new(Self::memory_slice(arena, skipped, loc)?))
+            }
             Backing::Dir(root) => {
                 let f =
                     File::open(root.join(&loc.member)).map_err(|e| Error::io(&loc.member, e))?;
                 Ok(Box::new(f.take(loc.size)))
             }
         }
+    }
+}
+
+impl Archive {
+    fn memory_slice<'a>(
+        arena: &'a [u8],
+        skipped: &std::collections::HashSet<String>,
+        loc: &Loc,
+    ) -> Result<&'a [u8]> {
+        if skipped.contains(&loc.member) {
+            return Err(Error::format(
+                &loc.member,
+                "content not kept when reading a compressed stream",
+            ));
+        }
+        let start = loc.offset as usize;
+        arena
+            .get(start..start + loc.size as usize)
+            .ok_or_else(|| Error::format(&loc.member, "member outside the stream arena"))
     }
 }
 
