@@ -154,6 +154,16 @@ pub fn scan<R: Read>(
             }
         }
     }
+    // Decode to the end, so a damaged or truncated compressed stream after the tar's end
+    // marker is still an error (as a spool would have found).
+    let mut rest = archive.into_inner();
+    loop {
+        match rest.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => return Err(terr(e)),
+        }
+    }
     if count == 0 {
         return Err(StreamError::Failed(Error::NotAnArchive(format!(
             "{name}: not an image archive (empty, or not a tar file)"

@@ -1,0 +1,54 @@
+//! The whole read side on arbitrary archive bytes: open (tar scan, gzip/zstd spool), build the
+//! graph, list, verify and plan a filter. Errors are fine; panics and hangs are not.
+#![no_main]
+
+#[path = "scratch.rs"]
+mod scratch;
+
+use libfuzzer_sys::fuzz_target;
+use ocislim::platform::{Matcher, Platform};
+use ocislim::report::ls::{self, LsOptions};
+use ocislim::select::{self, FilterOptions, OutputFormat};
+
+fuzz_target!(|data: &[u8]| {
+    let path = scratch::write(data);
+    let Ok(g) = ocislim::open(path) else {
+        return;
+    };
+    let opts = LsOptions {
+        filter: Vec::new(),
+        no_trunc: false,
+    };
+    let _ = ls::to_json(&g, &opts);
+    let _ = ls::to_tree(&g, &opts);
+    let amd64 = Platform::parse("linux/amd64").expect("platform");
+    let _ = ls::to_table(
+        &g,
+        &LsOptions {
+            filter: vec![Matcher::new(&amd64)],
+            no_trunc: true,
+        },
+    );
+    let report = ocislim::verify::verify(&g);
+    let _ = report.to_error();
+    for opts in [
+        FilterOptions::default(),
+        FilterOptions {
+            include: vec![amd64.clone()],
+            skip_missing: true,
+            format: OutputFormat::Docker,
+            ..FilterOptions::default()
+        },
+        FilterOptions {
+            exclude: vec![amd64.clone()],
+            keep_index: true,
+            drop_attestations: true,
+            format: OutputFormat::Oci,
+            ..FilterOptions::default()
+        },
+    ] {
+        if let Ok(plan) = select::plan(&g, &opts) {
+            let _ = ocislim::sink::write::planned_size(&plan);
+        }
+    }
+});

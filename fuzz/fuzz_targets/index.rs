@@ -1,0 +1,25 @@
+//! OCI index / Docker manifest list documents (index.json and index blobs).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ocislim::layout::docs::{index_entries, parse_json, sniff_kind};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(v) = parse_json(data, "index.json") else {
+        return;
+    };
+    let _ = sniff_kind(&v);
+    if let Ok(entries) = index_entries(&v, "index.json") {
+        for e in &entries {
+            let _ = e.kind();
+            let _ = e.image_name();
+            let _ = e.attestation_subject();
+            let _ = e.digest.blob_path();
+            let _ = e.digest.short();
+            if let Some(p) = &e.platform {
+                let _ = p.to_string();
+                let _ = ocislim::platform::Matcher::new(p).matches(p);
+            }
+        }
+    }
+});
