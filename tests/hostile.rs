@@ -1804,3 +1804,59 @@ fn shared_index_amplification() {
         run(&["ls", c.p()]).ok();
     }
 }
+
+/// Compressed input is streamed by `ls` and `verify`, with documents kept in memory: a
+/// document above the in-memory limit but within the documents' cap (a ~10 MB index) is read
+/// like in an uncompressed archive (from a file; a pipe says to save it first), and a huge one
+/// is refused as too large, never half-read.
+#[test]
+fn large_documents_in_compressed_archives() {
+    // Few entries with long annotations: big, but cheap to parse in a debug build.
+    let padding = "x".repeat(2500);
+    let entries: Vec<Value> = (0..4_000)
+        .map(|i| {
+            let d = format!("absent manifest {i}");
+            let mut e = desc(OCI_MANIFEST, d.as_bytes());
+            e["platform"] = json!({"architecture": "amd64", "os": "linux"});
+            e["annotations"] = json!({"org.example.padding": padding});
+            e
+        })
+        .collect();
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
+    let index = to_vec(&index);
+    assert!(index.len() > 8 << 20, "over stream::KEEP_MAX");
+    let layout = file("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]);
+    let tar = tar_bytes(&[layout.clone(), file("index.json", index)]);
+    for (name, bytes) in [
+        ("in.tar", tar.clone()),
+        ("in.tar.gz", gzip(&tar)),
+        ("in.tar.zst", zstd(&tar)),
+    ] {
+        let c = Case::named(&bytes, name);
+        run(&["ls", c.p(), "--format", "json"]).ok();
+        let r = run(&["verify", c.p()]);
+        assert_eq!(r.code, Some(5), "shallow\n{}", r.describe());
+        if name != "in.tar" {
+            run_with_stdin(&["ls", "-"], Some(&bytes)).fails("-", false);
+        }
+    }
+
+    // An index.json over the 64 MB cap, zstd-compressed on the fly.
+    const HUGE: u64 = 80 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.tar.zst");
+    let mut z = zstd::Encoder::new(std::fs::File::create(&path).unwrap(), 1).unwrap();
+    let head = tar_bytes(&[layout]);
+    z.write_all(&head[..head.len() - 1024]).unwrap();
+    z.write_all(&raw_header("index.json", HUGE, b'0', ""))
+        .unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..HUGE >> 20 {
+        z.write_all(&zeros).unwrap();
+    }
+    z.write_all(&[0u8; 1024]).unwrap();
+    z.finish().unwrap();
+    let p = path.to_str().unwrap();
+    run(&["ls", p]).fails("index.json: document too large", false);
+    run(&["verify", p]).fails("index.json: document too large", true);
+}

@@ -1,5 +1,6 @@
 //! The whole read side on arbitrary archive bytes: open (tar scan, gzip/zstd spool), build the
-//! graph, list, verify and plan a filter. Errors are fine; panics and hangs are not.
+//! graph, list, verify and plan a filter; for compressed input also the streaming reader that
+//! `ls` and `verify` use. Errors are fine; panics and hangs are not.
 #![no_main]
 
 #[path = "scratch.rs"]
@@ -12,12 +13,21 @@ use ocislim::select::{self, FilterOptions, OutputFormat};
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch::write(data);
-    let Ok(g) = ocislim::open(path) else {
-        return;
-    };
     let opts = LsOptions {
         filter: Vec::new(),
         no_trunc: false,
+    };
+    let compressed = data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+    if compressed {
+        for hash in [false, true] {
+            if let Ok(g) = ocislim::Graph::open_streaming(path, hash) {
+                let _ = ls::to_json(&g, &opts);
+                let _ = ocislim::verify::verify(&g).to_error();
+            }
+        }
+    }
+    let Ok(g) = ocislim::open(path) else {
+        return;
     };
     let _ = ls::to_json(&g, &opts);
     let _ = ls::to_tree(&g, &opts);

@@ -105,7 +105,13 @@ pub fn scan<R: Read>(
                     first = false;
                     // Documents are JSON; layers are not worth keeping.
                     let lead = chunk.iter().find(|b| !b.is_ascii_whitespace());
-                    keep &= matches!(lead, Some(b'{') | Some(b'['));
+                    let json = matches!(lead, Some(b'{') | Some(b'['));
+                    if json && size > KEEP_MAX && size <= super::MAX_JSON {
+                        // A document too big to keep but within the documents' cap (a very
+                        // wide index): spool instead, as `open` would, rather than fail.
+                        return Err(StreamError::TooBig);
+                    }
+                    keep &= json;
                 }
                 if keep {
                     if out.arena.len() + n > ARENA_MAX {
