@@ -230,7 +230,7 @@ pub fn write(
             {
                 let mut c = compress::wrap(&mut hw, opts.compression)
                     .map_err(|e| Error::io("stdout", e))?;
-                stream(archive, &pieces, &mut c, &pb)?;
+                stream(archive, &pieces, &mut c, &pb).map_err(|e| relabel(e, "stdout"))?;
                 c.finish().map_err(|e| Error::io("stdout", e))?;
             }
             hw.flush().map_err(|e| Error::io("stdout", e))?;
@@ -244,46 +244,47 @@ pub fn write(
             let mut af = AtomicFile::create(path)?;
             let written = std::thread::scope(|s| -> Result<Written> {
                 let verifier = opts.verify.then(|| s.spawn(|| verify_plan(archive, plan)));
-                let written =
-                    if opts.compression == OutCompression::None && archive.tar_file().is_some() {
-                        // Uncompressed: kernel copies; the output hash is computed from the input
-                        // ranges on another thread.
-                        let hasher = opts
-                            .digest_output
-                            .then(|| s.spawn(|| hash_pieces(archive, &pieces)));
-                        let out = af.file();
-                        let total = total_len(&pieces);
-                        let r = write_direct(archive, &pieces, out, &pb);
-                        let h = match hasher {
-                            Some(h) => Some(
-                                h.join()
-                                    .map_err(|_| Error::format(&name, "hashing thread failed"))??,
-                            ),
-                            None => None,
-                        };
-                        r?;
-                        Written {
-                            bytes: total,
-                            sha256: h,
-                        }
-                    } else {
-                        let mut hw = Hashing {
-                            inner: io::BufWriter::with_capacity(1 << 20, af.file()),
-                            hasher: Hasher::new(Algorithm::Sha256),
-                            count: 0,
-                        };
-                        {
-                            let mut c = compress::wrap(&mut hw, opts.compression)
-                                .map_err(|e| Error::io(&name, e))?;
-                            stream(archive, &pieces, &mut c, &pb)?;
-                            c.finish().map_err(|e| Error::io(&name, e))?;
-                        }
-                        hw.flush().map_err(|e| Error::io(&name, e))?;
-                        Written {
-                            bytes: hw.count,
-                            sha256: opts.digest_output.then(|| hw.hasher.finish()),
-                        }
+                let written = if opts.compression == OutCompression::None
+                    && archive.tar_file().is_some()
+                {
+                    // Uncompressed: kernel copies; the output hash is computed from the input
+                    // ranges on another thread.
+                    let hasher = opts
+                        .digest_output
+                        .then(|| s.spawn(|| hash_pieces(archive, &pieces)));
+                    let out = af.file();
+                    let total = total_len(&pieces);
+                    let r = write_direct(archive, &pieces, out, &pb).map_err(|e| relabel(e, &name));
+                    let h = match hasher {
+                        Some(h) => Some(
+                            h.join()
+                                .map_err(|_| Error::format(&name, "hashing thread failed"))??,
+                        ),
+                        None => None,
                     };
+                    r?;
+                    Written {
+                        bytes: total,
+                        sha256: h,
+                    }
+                } else {
+                    let mut hw = Hashing {
+                        inner: io::BufWriter::with_capacity(1 << 20, af.file()),
+                        hasher: Hasher::new(Algorithm::Sha256),
+                        count: 0,
+                    };
+                    {
+                        let mut c = compress::wrap(&mut hw, opts.compression)
+                            .map_err(|e| Error::io(&name, e))?;
+                        stream(archive, &pieces, &mut c, &pb).map_err(|e| relabel(e, &name))?;
+                        c.finish().map_err(|e| Error::io(&name, e))?;
+                    }
+                    hw.flush().map_err(|e| Error::io(&name, e))?;
+                    Written {
+                        bytes: hw.count,
+                        sha256: opts.digest_output.then(|| hw.hasher.finish()),
+                    }
+                };
                 if let Some(v) = verifier {
                     v.join()
                         .map_err(|_| Error::format(&name, "verify thread failed"))??;
@@ -335,4 +336,12 @@ fn write_direct(
 /// The size of the uncompressed tar a plan would produce (for `--dry-run`).
 pub fn planned_size(plan: &Plan) -> Result<u64> {
     Ok(total_len(&layout(plan)?))
+}
+
+/// Name the output in a write error (the pieces' writers only know it as "output").
+fn relabel(e: Error, name: &str) -> Error {
+    match e {
+        Error::Io { path, source } if path == "output" => Error::io(name, source),
+        e => e,
+    }
 }
