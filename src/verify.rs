@@ -88,18 +88,21 @@ impl VerifyReport {
     pub fn to_error(&self) -> Option<Error> {
         let n = self.problems.len();
         if self.is_corrupt() {
-            let c = self
+            let corrupt: Vec<&Problem> = self
                 .problems
                 .iter()
                 .filter(|p| p.severity == Severity::Corrupt)
-                .count();
+                .collect();
+            let first = corrupt.first().map_or("", |p| p.message.as_str());
             Some(Error::Invalid(format!(
-                "{}: {c} problem(s) found",
-                self.archive
+                "{}: {} problem(s) found, first: {first}",
+                self.archive,
+                corrupt.len()
             )))
         } else if n > 0 {
+            let first = self.problems.first().map_or("", |p| p.message.as_str());
             Some(Error::Shallow(format!(
-                "{}: archive is shallow: {n} referenced blob(s) missing",
+                "{}: archive is shallow: {n} referenced blob(s) missing, first: {first}",
                 self.archive
             )))
         } else {
