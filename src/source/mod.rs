@@ -187,8 +187,7 @@ impl Archive {
             }
         };
         if path == "-" {
-            let stdin = io::stdin();
-            return match stream(Box::new(stdin.lock()))? {
+            return match stream(Box::new(compress::Prefetch::new(io::stdin())))? {
                 Some(a) => Ok(a),
                 None => Err(Error::format(
                     "-",
@@ -205,7 +204,7 @@ impl Archive {
         if compress::sniff(&mut file).map_err(|e| Error::io(path, e))? == Compression::None {
             return Archive::open(path);
         }
-        match stream(Box::new(file))? {
+        match stream(Box::new(compress::Prefetch::new(file)))? {
             Some(a) => Ok(a),
             None => Archive::open(path),
         }
