@@ -3,10 +3,9 @@
 //! every other member is skipped — or, for `verify`, hashed on the fly — so the time is that of
 //! the decompression and nothing is written to `$TMPDIR`.
 
-use super::paths;
 use super::{Member, MemberKind};
 use crate::digest::{Algorithm, Digest, Hasher};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
@@ -59,32 +58,8 @@ pub fn scan<R: Read>(
     for entry in archive.entries().map_err(terr)? {
         let mut entry = entry.map_err(terr)?;
         count += 1;
-        let raw = entry
-            .path()
-            .map_err(|e| Error::Tar(format!("{name}: member name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        let member_name = paths::normalize(&raw, &raw)?;
+        let (raw, member_name, kind) = super::tar_scan::describe(&entry, name)?;
         let size = entry.size();
-        let et = entry.header().entry_type();
-        let link = |entry: &tar::Entry<'_, R>| -> Result<String> {
-            match entry.link_name() {
-                Ok(Some(l)) => Ok(l.to_string_lossy().into_owned()),
-                Ok(None) => Err(Error::Tar(format!("{raw}: link without a target"))),
-                Err(e) => Err(Error::Tar(format!("{raw}: link target: {e}"))),
-            }
-        };
-        let kind = if et.is_file() || et.is_contiguous() {
-            MemberKind::File
-        } else if et.is_dir() {
-            MemberKind::Dir
-        } else if et.is_symlink() {
-            MemberKind::Symlink(link(&entry)?)
-        } else if et.is_hard_link() {
-            MemberKind::HardLink(link(&entry)?)
-        } else {
-            MemberKind::Other
-        };
         let mut offset = 0u64;
         if kind == MemberKind::File {
             let start = out.arena.len();

@@ -22,34 +22,9 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::Tar(format!("{name}: {e}")))?;
         count += 1;
-        let raw = entry
-            .path()
-            .map_err(|e| Error::Tar(format!("{name}: member name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        let member_name = paths::normalize(&raw, &raw)?;
+        let (raw, member_name, kind) = describe(&entry, name)?;
         let size = entry.size();
         let offset = entry.raw_file_position();
-        let header = entry.header();
-        let et = header.entry_type();
-        let link = || -> Result<String> {
-            match entry.link_name() {
-                Ok(Some(l)) => Ok(l.to_string_lossy().into_owned()),
-                Ok(None) => Err(Error::Tar(format!("{raw}: link without a target"))),
-                Err(e) => Err(Error::Tar(format!("{raw}: link target: {e}"))),
-            }
-        };
-        let kind = if et.is_file() || et.is_contiguous() {
-            MemberKind::File
-        } else if et.is_dir() {
-            MemberKind::Dir
-        } else if et.is_symlink() {
-            MemberKind::Symlink(link()?)
-        } else if et.is_hard_link() {
-            MemberKind::HardLink(link()?)
-        } else {
-            MemberKind::Other
-        };
         if kind == MemberKind::File && offset.checked_add(size).is_none_or(|end| end > len) {
             return Err(Error::Tar(format!(
                 "{name}: truncated: member {raw} needs {size} bytes at offset {offset}, file has {len}"
@@ -71,4 +46,38 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
         )));
     }
     Ok(members)
+}
+
+/// A member's name as written, its normalised name, and its kind (with a link's target):
+/// shared by the in-place scan and the streaming reader.
+pub(super) fn describe<R: std::io::Read>(
+    entry: &tar::Entry<'_, R>,
+    name: &str,
+) -> Result<(String, String, MemberKind)> {
+    let raw = entry
+        .path()
+        .map_err(|e| Error::Tar(format!("{name}: member name: {e}")))?
+        .to_string_lossy()
+        .into_owned();
+    let member_name = paths::normalize(&raw, &raw)?;
+    let et = entry.header().entry_type();
+    let link = || -> Result<String> {
+        match entry.link_name() {
+            Ok(Some(l)) => Ok(l.to_string_lossy().into_owned()),
+            Ok(None) => Err(Error::Tar(format!("{raw}: link without a target"))),
+            Err(e) => Err(Error::Tar(format!("{raw}: link target: {e}"))),
+        }
+    };
+    let kind = if et.is_file() || et.is_contiguous() {
+        MemberKind::File
+    } else if et.is_dir() {
+        MemberKind::Dir
+    } else if et.is_symlink() {
+        MemberKind::Symlink(link()?)
+    } else if et.is_hard_link() {
+        MemberKind::HardLink(link()?)
+    } else {
+        MemberKind::Other
+    };
+    Ok((raw, member_name, kind))
 }
