@@ -495,19 +495,16 @@ impl Graph {
                 let mut blobs = BTreeMap::new();
                 self.manifest_blobs(&m, &mut blobs);
                 let mut attestations = Vec::new();
-                let mut att_missing = false;
                 let empty = Vec::new();
                 let root_arts = root_artifacts.get(&m.digest).unwrap_or(&empty);
                 let own = arts.get(&m.digest).unwrap_or(&empty);
                 for a in root_arts.iter().chain(own) {
                     self.manifest_blobs(a, &mut blobs);
-                    att_missing |= !self.has_blob(&a.digest);
                     attestations.push(Artifact {
                         desc: a.clone(),
                         status: self.status(a),
                     });
                 }
-                let _ = att_missing;
                 let status = self.status(&m);
                 let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
                 let size_total =
@@ -619,14 +616,11 @@ fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
         let mut present = config_size;
         let mut seen = BTreeSet::new();
         let mut all = l.config.is_some();
-        for (p, loc) in &l.layers {
+        for (_, loc) in &l.layers {
             match loc {
                 Some(loc) if seen.insert(loc.member.clone()) => present += loc.size,
                 Some(_) => {}
-                None => {
-                    let _ = p;
-                    all = false
-                }
+                None => all = false,
             }
         }
         let status = match (&l.config, all) {
