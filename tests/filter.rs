@@ -544,6 +544,38 @@ fn atomic_output() {
 }
 
 #[test]
+fn output_mode_is_what_cp_would_give() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmp();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    // A new file: 0666 less the umask, as `cp` and `docker save -o` create it.
+    let new = out_path(&d, "new.tar");
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" filter \"$1\" -o \"$2\" -q --platform linux/amd64")
+        .arg(env!("CARGO_BIN_EXE_ocislim"))
+        .arg(testdata("oci-index.tar"))
+        .arg(&new)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(mode(&new), 0o640);
+    // A replaced file keeps its mode.
+    let old = out_path(&d, "old.tar");
+    std::fs::write(&old, b"x").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o604)).unwrap();
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        old.to_str().unwrap(),
+        "-q",
+        "--platform",
+        "linux/amd64",
+    ]));
+    assert_eq!(mode(&old), 0o604);
+}
+
+#[test]
 fn attestations_follow_their_subject() {
     let d = tmp();
     let input = out_path(&d, "att.tar");
