@@ -1,10 +1,13 @@
-//! Drives the writing of a [`Plan`]: lays out the tar (headers, contents, padding), writes it to
-//! an atomic file or stdout, and meanwhile verifies every input blob's digest (rayon) and hashes
-//! the output, so the report can give the output's sha256 without reading it back.
+//! Drives the writing of a [`Plan`]: lays out the tar (headers, contents, padding) and writes it
+//! to an atomic file or stdout, verifying every input blob's digest and hashing the output on
+//! the way, so the report can give the output's sha256 without reading it back. An uncompressed
+//! tar input written to an uncompressed file takes the parallel path ([`super::parallel`]);
+//! everything else is one ordered stream, verified on another thread.
 
 use super::atomic::AtomicFile;
 use super::compress::{self, OutCompression};
 use super::copy;
+use super::parallel;
 use super::tar_writer::{header_bytes, padding, TRAILER};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
@@ -46,7 +49,8 @@ pub struct Written {
 enum Piece<'a> {
     Bytes(Vec<u8>),
     Borrowed(&'a [u8]),
-    Input(&'a Loc),
+    /// A range of the input, and the digest it must have.
+    Input(&'a Loc, Option<&'a Digest>),
 }
 
 /// The folders an OCI layout needs (`blobs/`, `blobs/sha256/`), derived from member names.
@@ -78,7 +82,7 @@ fn layout(plan: &Plan) -> Result<Vec<Piece<'_>>> {
         match content {
             None => {}
             Some(Content::Bytes(b)) => pieces.push(Piece::Borrowed(b)),
-            Some(Content::Input { loc, .. }) => pieces.push(Piece::Input(loc)),
+            Some(Content::Input { loc, digest }) => pieces.push(Piece::Input(loc, digest.as_ref())),
         }
         let pad = padding(size);
         if pad > 0 {
@@ -145,7 +149,7 @@ fn total_len(pieces: &[Piece<'_>]) -> u64 {
         .map(|p| match p {
             Piece::Bytes(b) => b.len() as u64,
             Piece::Borrowed(b) => b.len() as u64,
-            Piece::Input(l) => l.size,
+            Piece::Input(l, _) => l.size,
         })
         .sum()
 }
@@ -162,7 +166,7 @@ fn stream(
         match p {
             Piece::Bytes(b) => out.write_all(b).map_err(werr)?,
             Piece::Borrowed(b) => out.write_all(b).map_err(werr)?,
-            Piece::Input(loc) => match archive.tar_file() {
+            Piece::Input(loc, _) => match archive.tar_file() {
                 Some(f) => copy::copy_range_rw(f, loc.offset, loc.size, out).map_err(werr)?,
                 None => {
                     let mut r = archive.reader(loc)?;
@@ -170,32 +174,36 @@ fn stream(
                 }
             },
         }
-        if let Piece::Input(l) = p {
+        if let Piece::Input(l, _) = p {
             pb.inc(l.size);
         }
     }
     Ok(())
 }
 
-/// Hash the pieces in order, reading the input ranges (the output's sha256 without reading
-/// the output back).
-fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>]) -> Result<Digest> {
+/// Hash the pieces in order, taking the input ranges from `map` (the input file mapped) or else
+/// reading them: the output's sha256 without reading the output back.
+fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>], map: Option<&[u8]>) -> Result<Digest> {
     let mut h = Hasher::new(Algorithm::Sha256);
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = Vec::new();
     for p in pieces {
         match p {
             Piece::Bytes(b) => h.update(b),
             Piece::Borrowed(b) => h.update(b),
-            Piece::Input(loc) => {
-                let mut r = archive.reader(loc)?;
-                loop {
-                    let n = r.read(&mut buf).map_err(|e| Error::io(&loc.member, e))?;
-                    if n == 0 {
-                        break;
+            Piece::Input(loc, _) => match map {
+                Some(map) => h.update(parallel::mapped(map, &loc.member, loc.offset, loc.size)?),
+                None => {
+                    buf.resize(1 << 20, 0);
+                    let mut r = archive.reader(loc)?;
+                    loop {
+                        let n = r.read(&mut buf).map_err(|e| Error::io(&loc.member, e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        h.update(&buf[..n]);
                     }
-                    h.update(&buf[..n]);
                 }
-            }
+            },
         }
     }
     Ok(h.finish())
@@ -242,55 +250,14 @@ pub fn write(
         Target::File(path) => {
             let name = path.display().to_string();
             let mut af = AtomicFile::create(path)?;
-            let written = std::thread::scope(|s| -> Result<Written> {
-                let verifier = opts.verify.then(|| s.spawn(|| verify_plan(archive, plan)));
-                let written = if opts.compression == OutCompression::None
-                    && archive.tar_file().is_some()
-                {
-                    // Uncompressed: kernel copies; the output hash is computed from the input
-                    // ranges on another thread.
-                    let hasher = opts
-                        .digest_output
-                        .then(|| s.spawn(|| hash_pieces(archive, &pieces)));
-                    let out = af.file();
-                    let total = total_len(&pieces);
-                    let r = write_direct(archive, &pieces, out, &pb).map_err(|e| relabel(e, &name));
-                    let h = match hasher {
-                        Some(h) => Some(
-                            h.join()
-                                .map_err(|_| Error::format(&name, "hashing thread failed"))??,
-                        ),
-                        None => None,
-                    };
-                    r?;
-                    Written {
-                        bytes: total,
-                        sha256: h,
-                    }
-                } else {
-                    let mut hw = Hashing {
-                        inner: io::BufWriter::with_capacity(1 << 20, af.file()),
-                        hasher: Hasher::new(Algorithm::Sha256),
-                        count: 0,
-                    };
-                    {
-                        let mut c = compress::wrap(&mut hw, opts.compression)
-                            .map_err(|e| Error::io(&name, e))?;
-                        stream(archive, &pieces, &mut c, &pb).map_err(|e| relabel(e, &name))?;
-                        c.finish().map_err(|e| Error::io(&name, e))?;
-                    }
-                    hw.flush().map_err(|e| Error::io(&name, e))?;
-                    Written {
-                        bytes: hw.count,
-                        sha256: opts.digest_output.then(|| hw.hasher.finish()),
-                    }
-                };
-                if let Some(v) = verifier {
-                    v.join()
-                        .map_err(|_| Error::format(&name, "verify thread failed"))??;
+            let written = match archive.tar_file() {
+                Some(input) if opts.compression == OutCompression::None => {
+                    write_direct(archive, input, &pieces, af.file(), opts, &pb)
+                        .map_err(|e| relabel(e, &name))?
                 }
-                Ok(written)
-            })?;
+                _ => write_streamed(archive, plan, &pieces, af.file(), opts, &pb)
+                    .map_err(|e| relabel(e, &name))?,
+            };
             af.commit()?;
             Ok(written)
         }
@@ -299,38 +266,108 @@ pub fn write(
     result
 }
 
+/// Uncompressed tar input to an uncompressed file: every piece goes to its precomputed offset,
+/// blobs copied (and verified) by [`parallel::copy_all`] on every core. The output's sha256,
+/// when asked for, is computed from the input ranges on one more thread (SHA-256 is sequential).
 fn write_direct(
     archive: &Archive,
+    input: &std::fs::File,
     pieces: &[Piece<'_>],
     out: &mut std::fs::File,
+    opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
-) -> Result<()> {
-    let Some(input) = archive.tar_file() else {
-        return stream(archive, pieces, out, pb);
-    };
-    let werr = |e: io::Error| Error::io("output", e);
-    // Small pieces are gathered and written together; ranges go through copy_file_range.
-    let mut pending: Vec<u8> = Vec::with_capacity(1 << 16);
+) -> Result<Written> {
+    let mut fixed: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut jobs = Vec::new();
+    let mut off = 0u64;
+    let mut run: Option<(u64, Vec<u8>)> = None;
     for p in pieces {
-        match p {
-            Piece::Bytes(b) => pending.extend_from_slice(b),
-            Piece::Borrowed(b) => pending.extend_from_slice(b),
-            Piece::Input(loc) => {
-                if loc.size < 64 * 1024 {
-                    let start = pending.len();
-                    pending.resize(start + loc.size as usize, 0);
-                    archive.read_exact_at(loc, 0, &mut pending[start..])?;
-                } else {
-                    out.write_all(&pending).map_err(werr)?;
-                    pending.clear();
-                    copy::copy_range(input, loc.offset, loc.size, out).map_err(werr)?;
-                }
-                pb.inc(loc.size);
+        let bytes: &[u8] = match p {
+            Piece::Bytes(b) => b,
+            Piece::Borrowed(b) => b,
+            Piece::Input(loc, digest) => {
+                fixed.extend(run.take());
+                jobs.push(parallel::Job {
+                    member: &loc.member,
+                    in_off: loc.offset,
+                    out_off: off,
+                    len: loc.size,
+                    expect: if opts.verify { *digest } else { None },
+                });
+                off += loc.size;
+                continue;
             }
-        }
+        };
+        run.get_or_insert_with(|| (off, Vec::new()))
+            .1
+            .extend_from_slice(bytes);
+        off += bytes.len() as u64;
     }
-    out.write_all(&pending).map_err(werr)?;
-    Ok(())
+    fixed.extend(run.take());
+    let fixed: Vec<parallel::Fixed<'_>> = fixed
+        .iter()
+        .map(|(o, b)| parallel::Fixed {
+            out_off: *o,
+            bytes: b,
+        })
+        .collect();
+    let out: &std::fs::File = out;
+    let map = if opts.verify || opts.digest_output {
+        parallel::map_input(input)
+    } else {
+        None
+    };
+    let map = map.as_deref();
+    std::thread::scope(|s| -> Result<Written> {
+        let hasher = opts
+            .digest_output
+            .then(|| s.spawn(move || hash_pieces(archive, pieces, map)));
+        let copied = parallel::copy_all(input, map, out, &fixed, jobs, &|n| pb.inc(n));
+        let sha256 = match hasher {
+            Some(h) => Some(
+                h.join()
+                    .map_err(|_| Error::format("output", "hashing thread failed"))??,
+            ),
+            None => None,
+        };
+        copied?;
+        Ok(Written { bytes: off, sha256 })
+    })
+}
+
+/// Any other input or a compressed output: one ordered stream through user space, the blobs
+/// verified on another thread meanwhile.
+fn write_streamed(
+    archive: &Archive,
+    plan: &Plan,
+    pieces: &[Piece<'_>],
+    out: &mut std::fs::File,
+    opts: &WriteOptions,
+    pb: &indicatif::ProgressBar,
+) -> Result<Written> {
+    std::thread::scope(|s| -> Result<Written> {
+        let verifier = opts.verify.then(|| s.spawn(|| verify_plan(archive, plan)));
+        let mut hw = Hashing {
+            inner: io::BufWriter::with_capacity(1 << 20, out),
+            hasher: Hasher::new(Algorithm::Sha256),
+            count: 0,
+        };
+        let werr = |e: io::Error| Error::io("output", e);
+        {
+            let mut c = compress::wrap(&mut hw, opts.compression).map_err(werr)?;
+            stream(archive, pieces, &mut c, pb)?;
+            c.finish().map_err(werr)?;
+        }
+        hw.flush().map_err(werr)?;
+        if let Some(v) = verifier {
+            v.join()
+                .map_err(|_| Error::format("output", "verify thread failed"))??;
+        }
+        Ok(Written {
+            bytes: hw.count,
+            sha256: opts.digest_output.then(|| hw.hasher.finish()),
+        })
+    })
 }
 
 /// The size of the uncompressed tar a plan would produce (for `--dry-run`).
