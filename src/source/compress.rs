@@ -2,7 +2,7 @@
 //! gzip, zstd or piped input into a temporary spool file in `$TMPDIR`.
 
 use crate::error::{Error, Result};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
 
 /// How an archive's bytes are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,28 +48,33 @@ pub fn sniff(file: &mut std::fs::File) -> io::Result<Compression> {
     Ok(Compression::from_magic(&head[..n]))
 }
 
+/// Recognise the compression of a buffered stream without consuming anything.
+pub fn peek<R: BufRead>(input: &mut R) -> io::Result<Compression> {
+    Ok(Compression::from_magic(input.fill_buf()?))
+}
+
+/// The decoded bytes of a buffered stream compressed with `compression` (the decoders read the
+/// caller's buffer in place: no second buffer, no copy).
+pub fn decoder<'a, R: BufRead + 'a>(
+    input: R,
+    compression: Compression,
+) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
+    })
+}
+
 /// Decompress (if needed) `input` into a temporary file, in one pass.
-pub fn spool<R: Read>(mut input: R, name: &str) -> Result<(tempfile::NamedTempFile, Compression)> {
-    let mut head = [0u8; 4];
-    let mut n = 0;
-    while n < head.len() {
-        let r = input.read(&mut head[n..]).map_err(|e| Error::io(name, e))?;
-        if r == 0 {
-            break;
-        }
-        n += r;
-    }
-    let compression = Compression::from_magic(&head[..n]);
-    let chained = io::Cursor::new(head[..n].to_vec()).chain(input);
+pub fn spool<R: Read + Send + 'static>(
+    input: R,
+    name: &str,
+) -> Result<(tempfile::NamedTempFile, Compression)> {
+    let mut input = Prefetch::new(input);
+    let compression = peek(&mut input).map_err(|e| Error::io(name, e))?;
     let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("$TMPDIR", e))?;
-    let copied = match compression {
-        Compression::None => pipelined(chained, spool.as_file()),
-        Compression::Gzip => pipelined(flate2::read::MultiGzDecoder::new(chained), spool.as_file()),
-        Compression::Zstd => match zstd::stream::read::Decoder::new(chained) {
-            Ok(d) => pipelined(d, spool.as_file()),
-            Err(e) => Err(e),
-        },
-    };
+    let copied = decoder(input, compression).and_then(|d| pipelined(d, spool.as_file()));
     copied.map_err(|e| match e.kind() {
         io::ErrorKind::Other if e.to_string().starts_with("spool: ") => Error::io("$TMPDIR", e),
         _ => Error::NotAnArchive(format!(
@@ -128,68 +133,98 @@ fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
     })
 }
 
+/// Size of the chunks [`Prefetch`] reads.
+const PREFETCH_CHUNK: usize = 1 << 20;
+
 /// Reads its input on a separate thread, a few chunks ahead, so the reading system calls
-/// overlap the decompression (what `zstd -dc` does with its I/O thread).
+/// overlap the decompression (what `zstd -dc` does with its I/O thread). Chunks are full (1 MiB,
+/// or what is left at the end) and their buffers come back to the reading thread to be reused.
+/// As a [`BufRead`] it lends its chunks to the decoder: no copy.
 pub struct Prefetch {
-    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    rx: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
+    back: std::sync::mpsc::SyncSender<Vec<u8>>,
     current: Vec<u8>,
+    len: usize,
     pos: usize,
     done: bool,
 }
 
 impl Prefetch {
     pub fn new<R: Read + Send + 'static>(mut input: R) -> Prefetch {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(4);
+        let (back, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
         std::thread::spawn(move || loop {
-            let mut buf = vec![0u8; 1 << 20];
-            match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.send(Ok(buf)).is_err() {
+            let mut buf = back_rx
+                .try_recv()
+                .unwrap_or_else(|_| vec![0u8; PREFETCH_CHUNK]);
+            let mut n = 0;
+            let mut failed = None;
+            while n < buf.len() {
+                match input.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(r) => n += r,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        failed = Some(e);
                         break;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                    break;
-                }
+            }
+            if n > 0 && tx.send(Ok((buf, n))).is_err() {
+                break;
+            }
+            if let Some(e) = failed {
+                let _ = tx.send(Err(e));
+                break;
+            }
+            if n < PREFETCH_CHUNK {
+                break;
             }
         });
         Prefetch {
             rx,
+            back,
             current: Vec::new(),
+            len: 0,
             pos: 0,
             done: false,
         }
     }
 }
 
-impl Read for Prefetch {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.current.len() {
-            if self.done {
-                return Ok(0);
-            }
+impl BufRead for Prefetch {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.len && !self.done {
             match self.rx.recv() {
-                Ok(Ok(buf)) => {
-                    self.current = buf;
+                Ok(Ok((buf, n))) => {
+                    let old = std::mem::replace(&mut self.current, buf);
+                    if !old.is_empty() {
+                        let _ = self.back.try_send(old);
+                    }
+                    self.len = n;
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {
                     self.done = true;
                     return Err(e);
                 }
-                Err(_) => {
-                    self.done = true;
-                    return Ok(0);
-                }
+                Err(_) => self.done = true,
             }
         }
-        let n = out.len().min(self.current.len() - self.pos);
-        out[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
-        self.pos += n;
+        Ok(&self.current[self.pos..self.len])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.len);
+    }
+}
+
+impl Read for Prefetch {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = out.len().min(avail.len());
+        out[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
         Ok(n)
     }
 }

@@ -101,7 +101,7 @@ impl Archive {
     pub fn open(path: &str) -> Result<Archive> {
         if path == "-" {
             let stdin = io::stdin();
-            let (spool, compression) = compress::spool(stdin.lock(), "-")?;
+            let (spool, compression) = compress::spool(stdin, "-")?;
             return Self::from_spool(path, spool, compression);
         }
         let p = Path::new(path);
@@ -137,28 +137,10 @@ impl Archive {
     /// `hash` every member's digest is computed on the way. Falls back to spooling a file whose
     /// documents do not fit in memory.
     pub fn open_streaming(path: &str, hash: bool) -> Result<Archive> {
-        use std::io::BufReader;
-        let stream = |input: Box<dyn Read + '_>| -> Result<Option<Archive>> {
-            let mut input = BufReader::with_capacity(1 << 20, input);
-            let mut head = [0u8; 4];
-            let mut n = 0;
-            while n < 4 {
-                let r = input.read(&mut head[n..]).map_err(|e| Error::io(path, e))?;
-                if r == 0 {
-                    break;
-                }
-                n += r;
-            }
-            let compression = Compression::from_magic(&head[..n]);
-            let chained = io::Cursor::new(head[..n].to_vec()).chain(input);
+        let stream = |mut input: compress::Prefetch| -> Result<Option<Archive>> {
+            let compression = compress::peek(&mut input).map_err(|e| Error::io(path, e))?;
             let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let decoded: Box<dyn Read> = match compression {
-                Compression::None => Box::new(chained),
-                Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(chained)),
-                Compression::Zstd => Box::new(
-                    zstd::stream::read::Decoder::new(chained).map_err(|e| Error::io(path, e))?,
-                ),
-            };
+            let decoded = compress::decoder(input, compression).map_err(|e| Error::io(path, e))?;
             let counting = Counting {
                 inner: decoded,
                 count: count.clone(),
@@ -187,7 +169,7 @@ impl Archive {
             }
         };
         if path == "-" {
-            return match stream(Box::new(compress::Prefetch::new(io::stdin())))? {
+            return match stream(compress::Prefetch::new(io::stdin()))? {
                 Some(a) => Ok(a),
                 None => Err(Error::format(
                     "-",
@@ -204,7 +186,7 @@ impl Archive {
         if compress::sniff(&mut file).map_err(|e| Error::io(path, e))? == Compression::None {
             return Archive::open(path);
         }
-        match stream(Box::new(compress::Prefetch::new(file)))? {
+        match stream(compress::Prefetch::new(file))? {
             Some(a) => Ok(a),
             None => Archive::open(path),
         }
