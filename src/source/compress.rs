@@ -103,34 +103,37 @@ fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
             }
             Ok(())
         });
-        let mut result = Ok(());
-        loop {
+        let result = loop {
             let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-            let mut n = 0;
-            while n < CHUNK {
-                match input.read(&mut buf[n..]) {
-                    Ok(0) => break,
-                    Ok(r) => n += r,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            if result.is_err() || n == 0 {
-                break;
+            let (n, r) = fill(&mut input, &mut buf);
+            if r.is_err() || n == 0 {
+                break r;
             }
             if tx.send((buf, n)).is_err() {
-                break; // the writer failed; its error is reported below
+                break Ok(()); // the writer failed; its error is reported below
             }
-        }
+        };
         drop(tx);
         let w = writer
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("spool: writer thread failed")));
         result.and(w)
     })
+}
+
+/// Read until `buf` is full or the input ends: how many bytes were read, and the error that
+/// stopped it early, if any.
+fn fill<R: Read>(input: &mut R, buf: &mut [u8]) -> (usize, io::Result<()>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(r) => n += r,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Err(e)),
+        }
+    }
+    (n, Ok(()))
 }
 
 /// Size of the chunks [`Prefetch`] reads.
@@ -157,23 +160,11 @@ impl Prefetch {
             let mut buf = back_rx
                 .try_recv()
                 .unwrap_or_else(|_| vec![0u8; PREFETCH_CHUNK]);
-            let mut n = 0;
-            let mut failed = None;
-            while n < buf.len() {
-                match input.read(&mut buf[n..]) {
-                    Ok(0) => break,
-                    Ok(r) => n += r,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-            }
+            let (n, r) = fill(&mut input, &mut buf);
             if n > 0 && tx.send(Ok((buf, n))).is_err() {
                 break;
             }
-            if let Some(e) = failed {
+            if let Err(e) = r {
                 let _ = tx.send(Err(e));
                 break;
             }
