@@ -544,6 +544,31 @@ fn atomic_output() {
 }
 
 #[test]
+fn compressed_input_on_stdin_gives_the_same_archive() {
+    let d = tmp();
+    let from_file = out_path(&d, "file.tar");
+    let from_stdin = out_path(&d, "stdin.tar");
+    ok(&filter(&[
+        &testdata("oci-index.tar"),
+        "-o",
+        from_file.to_str().unwrap(),
+        "--platform",
+        "linux/arm64",
+    ]));
+    let r = bin()
+        .args(["filter", "-", "-o", from_stdin.to_str().unwrap()])
+        .args(["--platform", "linux/arm64"])
+        .write_stdin(std::fs::read(testdata("oci-index.tar.gz")).unwrap())
+        .output()
+        .unwrap();
+    ok(&r);
+    assert_eq!(
+        std::fs::read(&from_stdin).unwrap(),
+        std::fs::read(&from_file).unwrap()
+    );
+}
+
+#[test]
 fn output_mode_is_what_cp_would_give() {
     use std::os::unix::fs::PermissionsExt;
     let d = tmp();

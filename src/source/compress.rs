@@ -219,3 +219,73 @@ impl Read for Prefetch {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per call, like a slow pipe.
+    struct Trickle {
+        data: Vec<u8>,
+        pos: usize,
+        step: usize,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = out.len().min(self.step).min(self.data.len() - self.pos);
+            out[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            Ok(n)
+        }
+    }
+
+    fn trickle(data: &[u8], step: usize) -> Prefetch {
+        Prefetch::new(Trickle {
+            data: data.to_vec(),
+            pos: 0,
+            step,
+        })
+    }
+
+    #[test]
+    fn prefetch_gives_back_every_byte_in_order_and_peeks_through_tiny_reads() {
+        let data: Vec<u8> = (0..(2 * PREFETCH_CHUNK + 12345))
+            .map(|i| (i * 7 + i / 999) as u8)
+            .collect();
+        for step in [1usize, 3, 4096, 1 << 22] {
+            let mut p = trickle(&data[..if step == 1 { 200_000 } else { data.len() }], step);
+            let want = &data[..if step == 1 { 200_000 } else { data.len() }];
+            assert_eq!(&p.fill_buf().unwrap()[..4], &want[..4], "step {step}");
+            let mut got = Vec::new();
+            p.read_to_end(&mut got).unwrap();
+            assert!(got == want, "step {step}");
+        }
+    }
+
+    #[test]
+    fn compressed_streams_decode_through_prefetch_whatever_the_read_sizes() {
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&data[..], 3).unwrap();
+        for (bytes, want) in [(&gz, Compression::Gzip), (&zst, Compression::Zstd)] {
+            for step in [1usize, 2, 1000] {
+                let mut p = trickle(bytes, step);
+                assert_eq!(peek(&mut p).unwrap(), want);
+                let mut out = Vec::new();
+                decoder(p, want).unwrap().read_to_end(&mut out).unwrap();
+                assert!(out == data, "{want:?} step {step}");
+            }
+        }
+        // Fewer than four bytes in all: not compressed, and nothing lost.
+        let mut p = trickle(b"\x1f", 1);
+        assert_eq!(peek(&mut p).unwrap(), Compression::None);
+        let mut out = Vec::new();
+        p.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"\x1f");
+    }
+}
