@@ -19,6 +19,10 @@ pub fn hash_loc(
     algorithm: crate::digest::Algorithm,
 ) -> Result<Digest> {
     let mut h = Hasher::new(algorithm);
+    if let Some(bytes) = archive.mapped(loc) {
+        h.update(bytes?);
+        return Ok(h.finish());
+    }
     let mut r = archive.reader(loc)?;
     let mut buf = vec![0u8; 1 << 20];
     loop {

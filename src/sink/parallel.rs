@@ -16,6 +16,7 @@
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
+use crate::source::map_range;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -150,19 +151,6 @@ pub fn copy_all(
     })
 }
 
-/// Map the input, to hash and write the blobs straight from the page cache (reading them into
-/// a buffer first costs one more copy of every byte: 20 % of the hashing time here). `None`
-/// where the file cannot be mapped; the workers then read.
-pub fn map_input(input: &File) -> Option<memmap2::Mmap> {
-    // SAFETY: the map is only read, and only within member ranges the tar scan checked lie
-    // inside the file. Like ripgrep, we accept that another process truncating the input
-    // while we read it would stop us with SIGBUS.
-    let map = unsafe { memmap2::Mmap::map(input) }.ok()?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
-    Some(map)
-}
-
 /// The writer: write each chunk at its offset and give the buffer back to its worker. Returns
 /// when every worker has finished (or at the first write error, which stops them).
 fn writer(
@@ -217,7 +205,7 @@ impl<'m> Worker<'_, 'm> {
             }
             // Hashing reads every byte anyway: take them from the map, no copy.
             let mapped = match (self.map, job.expect) {
-                (Some(map), Some(_)) => Some(mapped(map, job.member, job.in_off, job.len)?),
+                (Some(map), Some(_)) => Some(map_range(map, job.member, job.in_off, job.len)?),
                 _ => None,
             };
             let mut hasher = job.expect.map(|d| Hasher::new(d.algorithm()));
@@ -276,23 +264,6 @@ impl<'m> Worker<'_, 'm> {
             }
         }
     }
-}
-
-/// The `len` bytes at `offset` of the input's map (`member` names them in the error).
-pub fn mapped<'m>(map: &'m [u8], member: &str, offset: u64, len: u64) -> Result<&'m [u8]> {
-    usize::try_from(offset)
-        .ok()
-        .and_then(|start| Some(start..start.checked_add(usize::try_from(len).ok()?)?))
-        .and_then(|r| map.get(r))
-        .ok_or_else(|| {
-            Error::io(
-                member,
-                std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "input ended inside a member",
-                ),
-            )
-        })
 }
 
 /// Copy a job in the kernel at explicit offsets. `Ok(false)` when the kernel cannot (another
@@ -387,6 +358,11 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    fn map_file(f: &File) -> memmap2::Mmap {
+        // SAFETY: a test's own temporary file, not changed while mapped.
+        unsafe { memmap2::Mmap::map(f) }.unwrap()
+    }
+
     /// Deterministic bytes.
     fn bytes(n: usize, seed: u32) -> Vec<u8> {
         let mut x = seed.wrapping_mul(2_654_435_761).max(1);
@@ -464,7 +440,7 @@ mod tests {
                 bytes: &tail,
             },
         ];
-        let m = map.then(|| map_input(c.input.as_file()).unwrap());
+        let m = map.then(|| map_file(c.input.as_file()));
         let counted = AtomicUsize::new(0);
         copy_all(c.input.as_file(), m.as_deref(), &out, &fixed, jobs, &|n| {
             counted.fetch_add(n as usize, Ordering::Relaxed);
@@ -545,7 +521,7 @@ mod tests {
         let out = tempfile::tempfile().unwrap();
         let d = Digest::sha256_of(b"");
         for (expect, map) in [(Some(&d), true), (Some(&d), false), (None, false)] {
-            let m = map.then(|| map_input(c.input.as_file()).unwrap());
+            let m = map.then(|| map_file(c.input.as_file()));
             let job = Job {
                 member: "blobs/sha256/x",
                 in_off: len - 10,

@@ -12,7 +12,7 @@ use super::tar_writer::{header_bytes, padding, TRAILER};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::select::{Content, Plan};
-use crate::source::{Archive, Loc};
+use crate::source::{map_range, Archive, Loc};
 use crate::verify::check_blob;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
@@ -191,7 +191,7 @@ fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>], map: Option<&[u8]>) -> R
             Piece::Bytes(b) => h.update(b),
             Piece::Borrowed(b) => h.update(b),
             Piece::Input(loc, _) => match map {
-                Some(map) => h.update(parallel::mapped(map, &loc.member, loc.offset, loc.size)?),
+                Some(map) => h.update(map_range(map, &loc.member, loc.offset, loc.size)?),
                 None => {
                     buf.resize(1 << 20, 0);
                     let mut r = archive.reader(loc)?;
@@ -313,11 +313,10 @@ fn write_direct(
         .collect();
     let out: &std::fs::File = out;
     let map = if opts.verify || opts.digest_output {
-        parallel::map_input(input)
+        archive.map()
     } else {
         None
     };
-    let map = map.as_deref();
     std::thread::scope(|s| -> Result<Written> {
         let hasher = opts
             .digest_output
