@@ -118,7 +118,8 @@ pub struct FilterArgs {
     /// Do not verify the digests of the blobs written.
     #[arg(long)]
     pub no_verify: bool,
-    /// Decide everything and print the report, but write nothing.
+    /// Decide everything and print the report, but write nothing (the digests are still
+    /// checked, unless --no-verify, so the exit code is the real run's).
     #[arg(long)]
     pub dry_run: bool,
     /// Print the report as JSON on standard output.

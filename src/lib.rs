@@ -40,6 +40,10 @@ pub fn filter(
 ) -> Result<(Plan, FilterReport)> {
     let plan = select::plan(g, opts)?;
     let (after, sha) = if dry_run {
+        // The real run's exit code includes the digest checks.
+        if wopts.verify {
+            sink::write::verify_plan(&g.archive, &plan)?;
+        }
         (sink::write::planned_size(&plan)?, None)
     } else {
         let w = sink::write::write(&g.archive, &plan, target, wopts)?;

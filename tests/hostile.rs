@@ -800,6 +800,9 @@ fn blob_content_not_matching_its_name() {
         filter_fails(c.p(), &[], &needle);
         filter_fails(c.p(), &["--compress", "gzip"], &needle);
         filter_fails(c.p(), &["--keep-index"], &needle);
+        // A dry run finds it too: its exit code is the real run's.
+        run(&["filter", c.p(), "-o", "/nonexistent/x.tar", "--dry-run"]).fails(&needle, false);
+        run(&["filter", c.p(), "-o", "-", "--dry-run", "--no-verify"]).ok();
         // To stdout: verified before anything is streamed.
         let r = run(&["filter", c.p(), "-o", "-"]);
         r.fails(&needle, false);
