@@ -20,7 +20,7 @@ pub fn hash_loc(
 ) -> Result<Digest> {
     let mut h = Hasher::new(algorithm);
     if let Some(bytes) = archive.mapped(loc) {
-        h.update(bytes?);
+        archive.hash_mapped(&mut h, bytes?);
         return Ok(h.finish());
     }
     let mut r = archive.reader(loc)?;

@@ -71,7 +71,8 @@ impl Data<'_> {
 }
 
 /// Copy `jobs` from `input` to `out` and write `fixed`, verifying every job that has an
-/// expected digest; blobs that are hashed are taken from `map` (the input mapped) when given. `progress` is called with each number of blob bytes written. On error
+/// expected digest; blobs that are hashed are taken from `map` (the input mapped) when given,
+/// and each mapped chunk is passed to `release` once written. `progress` is called with each number of blob bytes written. On error
 /// the output holds garbage: the caller throws it away.
 pub fn copy_all(
     input: &File,
@@ -80,6 +81,7 @@ pub fn copy_all(
     fixed: &[Fixed<'_>],
     mut jobs: Vec<Job<'_>>,
     progress: &(dyn Fn(u64) + Sync),
+    release: &(dyn Fn(&[u8]) + Sync),
 ) -> Result<()> {
     let total = fixed
         .iter()
@@ -130,7 +132,7 @@ pub fn copy_all(
             }));
         }
         drop(filled_tx);
-        let written = writer(out, filled_rx, returns, progress);
+        let written = writer(out, filled_rx, returns, progress, release);
         if written.is_err() {
             abort.store(true, Ordering::Relaxed);
         }
@@ -158,15 +160,17 @@ fn writer(
     filled: mpsc::Receiver<Filled<'_>>,
     returns: Vec<mpsc::Sender<Vec<u8>>>,
     progress: &(dyn Fn(u64) + Sync),
+    release: &(dyn Fn(&[u8]) + Sync),
 ) -> Result<()> {
     for f in filled {
         let bytes = f.data.bytes();
         out.write_all_at(bytes, f.out_off)
             .map_err(|e| Error::io("output", e))?;
         progress(bytes.len() as u64);
-        if let Data::Read(buf, _) = f.data {
+        match f.data {
             // A worker that already finished no longer needs its buffer.
-            let _ = returns[f.worker].send(buf);
+            Data::Read(buf, _) => drop(returns[f.worker].send(buf)),
+            Data::Mapped(m) => release(m),
         }
     }
     Ok(())
@@ -441,12 +445,25 @@ mod tests {
             },
         ];
         let m = map.then(|| map_file(c.input.as_file()));
-        let counted = AtomicUsize::new(0);
-        copy_all(c.input.as_file(), m.as_deref(), &out, &fixed, jobs, &|n| {
-            counted.fetch_add(n as usize, Ordering::Relaxed);
-        })?;
+        let (counted, released) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        copy_all(
+            c.input.as_file(),
+            m.as_deref(),
+            &out,
+            &fixed,
+            jobs,
+            &|n| {
+                counted.fetch_add(n as usize, Ordering::Relaxed);
+            },
+            &|b| {
+                released.fetch_add(b.len(), Ordering::Relaxed);
+            },
+        )?;
         let want: u64 = c.blobs.iter().map(|b| b.2).sum();
         assert_eq!(counted.load(Ordering::Relaxed) as u64, want);
+        // Every mapped chunk is released once written.
+        let mapped = if map && verify { want } else { 0 };
+        assert_eq!(released.load(Ordering::Relaxed) as u64, mapped);
         let mut got = vec![0u8; c.total as usize];
         out.read_exact_at(&mut got, 0).unwrap();
         Ok(got)
@@ -535,6 +552,7 @@ mod tests {
                 &out,
                 &[],
                 vec![job],
+                &|_| {},
                 &|_| {},
             )
             .unwrap_err();

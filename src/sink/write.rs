@@ -191,7 +191,9 @@ fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>], map: Option<&[u8]>) -> R
             Piece::Bytes(b) => h.update(b),
             Piece::Borrowed(b) => h.update(b),
             Piece::Input(loc, _) => match map {
-                Some(map) => h.update(map_range(map, &loc.member, loc.offset, loc.size)?),
+                Some(map) => {
+                    archive.hash_mapped(&mut h, map_range(map, &loc.member, loc.offset, loc.size)?)
+                }
                 None => {
                     buf.resize(1 << 20, 0);
                     let mut r = archive.reader(loc)?;
@@ -321,7 +323,9 @@ fn write_direct(
         let hasher = opts
             .digest_output
             .then(|| s.spawn(move || hash_pieces(archive, pieces, map)));
-        let copied = parallel::copy_all(input, map, out, &fixed, jobs, &|n| pb.inc(n));
+        let copied = parallel::copy_all(input, map, out, &fixed, jobs, &|n| pb.inc(n), &|b| {
+            archive.release(b)
+        });
         let sha256 = match hasher {
             Some(h) => Some(
                 h.join()

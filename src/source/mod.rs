@@ -352,6 +352,34 @@ impl Archive {
             .map(|m| map_range(m, &loc.member, loc.offset, loc.size))
     }
 
+    /// Hash `bytes` of the map in windows, releasing each window once hashed.
+    pub fn hash_mapped(&self, h: &mut crate::digest::Hasher, bytes: &[u8]) {
+        for w in bytes.chunks(8 << 20) {
+            h.update(w);
+            self.release(w);
+        }
+    }
+
+    /// Done with these bytes of [`Archive::map`]: their pages leave our resident set (they stay
+    /// in the page cache, and reading them again maps them again), so the process's RSS stays
+    /// small however large the archive. Bytes outside the map are ignored.
+    pub fn release(&self, bytes: &[u8]) {
+        let Some(Some(map)) = self.map.get() else {
+            return;
+        };
+        let base = map.as_ptr() as usize;
+        let p = bytes.as_ptr() as usize;
+        if bytes.is_empty() || p < base || p + bytes.len() > base + map.len() {
+            return;
+        }
+        // SAFETY: a read-only shared mapping of a file: MADV_DONTNEED only drops page table
+        // entries; the file's bytes are what any later access sees (memmap2 aligns the range
+        // down to a page; a neighbour's page dropped with it is mapped again on access).
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, p - base, bytes.len())
+        };
+    }
+
     /// A reader over the bytes of `loc`.
     pub fn reader(&self, loc: &Loc) -> Result<Box<dyn Read + Send + '_>> {
         match &self.backing {
