@@ -24,8 +24,8 @@
 //!
 //! The output-side cases mount a tmpfs (read-only, or tiny for ENOSPC) since root ignores
 //! permission bits; they are skipped, with a note on stderr, where `mount` is not allowed.
-//! After SIGKILL no code runs, so the `.ocislim-*.tmp` file may stay in the output folder;
-//! OUT itself is never touched.
+//! After SIGKILL no code runs, yet nothing stays in the output folder (the temporary file is
+//! anonymous until renamed, where the file system allows); OUT itself is never touched.
 
 mod common;
 
@@ -1496,9 +1496,11 @@ fn output_on_a_full_file_system() {
     }
 }
 
-/// SIGKILL in the middle of writing: no code runs, so the `.ocislim-*.tmp` temp file may be
-/// left in the output folder (documented), but OUT itself is untouched: nothing new appears
-/// at OUT, and a previous OUT keeps its bytes.
+/// SIGKILL in the middle of writing: no code runs, yet nothing is left behind. The temporary
+/// file is anonymous (`O_TMPFILE`) until it is renamed over OUT; only where the file system
+/// cannot do that does a named `.ocislim-*.tmp` file stand in, which a SIGKILL leaves
+/// (documented). OUT itself is untouched: nothing new appears at OUT, and a previous OUT keeps
+/// its bytes.
 #[test]
 fn sigkill_mid_write_leaves_out_untouched() {
     use ocislim::testgen::{self, ArchiveSpec};
@@ -1545,13 +1547,18 @@ fn sigkill_mid_write_leaves_out_untouched() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Wait until it writes its temporary file: named in the folder, or an anonymous file
+        // there that the process holds open.
         let deadline = Instant::now() + Duration::from_secs(60);
-        let tmp = loop {
+        let (tmp, named) = loop {
             let found = listing(&out_dir)
                 .into_iter()
                 .find(|n| n.starts_with(".ocislim-") && n.ends_with(".tmp"));
             if let Some(t) = found {
-                break t;
+                break (out_dir.join(t), true);
+            }
+            if let Some(fd) = anonymous_file_in(child.id(), &out_dir) {
+                break (fd, false);
             }
             assert!(
                 child.try_wait().unwrap().is_none(),
@@ -1562,7 +1569,7 @@ fn sigkill_mid_write_leaves_out_untouched() {
         };
         // Let it write (the gzip writer may buffer its first blocks for a while), then kill it.
         let t0 = Instant::now();
-        while std::fs::metadata(out_dir.join(&tmp)).map_or(0, |m| m.len()) == 0
+        while std::fs::metadata(&tmp).map_or(0, |m| m.len()) == 0
             && t0.elapsed() < Duration::from_millis(100)
         {
             std::thread::sleep(Duration::from_millis(5));
@@ -1574,18 +1581,33 @@ fn sigkill_mid_write_leaves_out_untouched() {
             Some(p) => assert_eq!(std::fs::read(&out).unwrap(), p, "previous OUT intact"),
             None => assert!(!out.exists(), "nothing new at OUT"),
         }
-        // Only the abandoned temp file may be there besides OUT (no code runs on SIGKILL).
         let left: Vec<String> = listing(&out_dir)
             .into_iter()
             .filter(|n| n != name)
             .collect();
-        assert!(
-            left.iter()
-                .all(|n| n.starts_with(".ocislim-") && n.ends_with(".tmp")),
-            "{left:?}"
-        );
-        eprintln!("{name}: left behind after SIGKILL: {left:?}");
+        if named {
+            // The fallback: only the abandoned temp file may be there besides OUT.
+            assert!(
+                left.iter()
+                    .all(|n| n.starts_with(".ocislim-") && n.ends_with(".tmp")),
+                "{left:?}"
+            );
+            eprintln!("{name}: named temp file (no O_TMPFILE here); left after SIGKILL: {left:?}");
+        } else {
+            assert!(left.is_empty(), "nothing left after SIGKILL: {left:?}");
+        }
     }
+}
+
+/// The `/proc/PID/fd` link of a deleted (anonymous) file in `dir` that process `pid` holds.
+fn anonymous_file_in(pid: u32, dir: &Path) -> Option<PathBuf> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    fds.filter_map(|e| e.ok()).map(|e| e.path()).find(|p| {
+        std::fs::read_link(p).is_ok_and(|t| {
+            let t = t.to_string_lossy();
+            t.starts_with(&*dir.to_string_lossy()) && t.ends_with(" (deleted)")
+        })
+    })
 }
 
 /// Control characters in member names (and raw header bytes quoted by the tar reader) are

@@ -1,48 +1,87 @@
 //! Atomic output: a temporary file in the output's folder, renamed over `OUT` only on success.
-//! On any failure the temporary file is removed and an existing `OUT` is untouched.
+//! On any failure nothing is left and an existing `OUT` is untouched.
+//!
+//! On Linux the temporary file is anonymous (`O_TMPFILE`) until the very end: it gets a name
+//! only to be renamed over `OUT`, so even a SIGKILL, after which no code runs, leaves nothing
+//! behind. Where the file system cannot (or `/proc` is missing), a named `.ocislim-*.tmp` file
+//! is used, removed on every failure but a SIGKILL.
 
 use crate::error::{Error, Result};
+use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A file being written that becomes `target` on [`AtomicFile::commit`].
 pub struct AtomicFile {
-    tmp: tempfile::NamedTempFile,
+    inner: Inner,
+    dir: PathBuf,
     target: PathBuf,
 }
 
+enum Inner {
+    /// An `O_TMPFILE` file: no name until committed.
+    Anonymous(File),
+    Named(tempfile::NamedTempFile),
+}
+
+const PREFIX: &str = ".ocislim-";
+const SUFFIX: &str = ".tmp";
+
 impl AtomicFile {
     pub fn create(target: &Path) -> Result<AtomicFile> {
+        Self::create_with(target, true)
+    }
+
+    /// `anonymous: false` forces the named temporary file (for tests of the fallback).
+    fn create_with(target: &Path, anonymous: bool) -> Result<AtomicFile> {
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        let derr = |e| Error::io(dir.display().to_string(), e);
         // The mode a new file gets from `cp` or `docker save -o` (0666 less the umask), or the
         // mode of the file being replaced.
-        let mode = match std::fs::metadata(target) {
-            Ok(m) if m.is_file() => m.permissions(),
-            _ => std::fs::Permissions::from_mode(0o666),
+        let replaced = match std::fs::metadata(target) {
+            Ok(m) if m.is_file() => Some(m.permissions()),
+            _ => None,
         };
-        let tmp = tempfile::Builder::new()
-            .prefix(".ocislim-")
-            .suffix(".tmp")
-            .permissions(mode.clone())
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(dir.display().to_string(), e))?;
-        if mode.mode() & 0o7777 != 0o666 {
+        let mode = replaced
+            .clone()
+            .unwrap_or_else(|| std::fs::Permissions::from_mode(0o666));
+        let inner = match anonymous
+            .then(|| open_anonymous(&dir, mode.mode()))
+            .flatten()
+        {
+            Some(f) => Inner::Anonymous(f),
+            None => Inner::Named(
+                tempfile::Builder::new()
+                    .prefix(PREFIX)
+                    .suffix(SUFFIX)
+                    .permissions(mode)
+                    .tempfile_in(&dir)
+                    .map_err(derr)?,
+            ),
+        };
+        let file = match &inner {
+            Inner::Anonymous(f) => f,
+            Inner::Named(t) => t.as_file(),
+        };
+        if let Some(p) = replaced {
             // An existing file's mode is taken as it is, not filtered by the umask.
-            tmp.as_file()
-                .set_permissions(mode)
-                .map_err(|e| Error::io(dir.display().to_string(), e))?;
+            file.set_permissions(p).map_err(derr)?;
         }
         Ok(AtomicFile {
-            tmp,
+            inner,
+            dir,
             target: target.to_path_buf(),
         })
     }
 
-    pub fn file(&mut self) -> &mut std::fs::File {
-        self.tmp.as_file_mut()
+    pub fn file(&mut self) -> &mut File {
+        match &mut self.inner {
+            Inner::Anonymous(f) => f,
+            Inner::Named(t) => t.as_file_mut(),
+        }
     }
 
     /// Rename into place. The rename is atomic; like `cp`, `tar` and `skopeo` we do not fsync
@@ -50,9 +89,128 @@ impl AtomicFile {
     /// survive a power loss.
     pub fn commit(self) -> Result<()> {
         let name = self.target.display().to_string();
-        self.tmp
-            .persist(&self.target)
-            .map_err(|e| Error::io(&name, e.error))?;
-        Ok(())
+        match self.inner {
+            Inner::Named(t) => t
+                .persist(&self.target)
+                .map(drop)
+                .map_err(|e| Error::io(&name, e.error)),
+            Inner::Anonymous(f) => {
+                // A name for the moment between the link and the rename (removed if the
+                // rename fails).
+                let linked = tempfile::Builder::new()
+                    .prefix(PREFIX)
+                    .suffix(SUFFIX)
+                    .make_in(&self.dir, |path| link_anonymous(&f, path))
+                    .map_err(|e| Error::io(self.dir.display().to_string(), e))?;
+                linked
+                    .persist(&self.target)
+                    .map_err(|e| Error::io(&name, e.error))
+            }
+        }
+    }
+}
+
+/// An unnamed file in `dir` (`O_TMPFILE`), or `None` where that is not possible (another OS, a
+/// file system without it, no `/proc` to give it a name later).
+fn open_anonymous(dir: &Path, mode: u32) -> Option<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_TMPFILE)
+            .mode(mode)
+            .open(dir)
+            .ok()
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (dir, mode);
+        None
+    }
+}
+
+/// Give the anonymous file `f` the name `path` (`linkat` through `/proc/self/fd`).
+fn link_anonymous(f: &File, path: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::io::AsRawFd;
+        let from = CString::new(format!("/proc/self/fd/{}", f.as_raw_fd()))?;
+        let to = CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: two valid NUL-terminated paths; AT_FDCWD and the flag are constants.
+        let r = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (f, path);
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn both_kinds_commit_and_clean_up() {
+        for anonymous in [true, false] {
+            let d = tempfile::tempdir().unwrap();
+            let out = d.path().join("out.tar");
+            // Dropped without commit: nothing at all is left.
+            let mut a = AtomicFile::create_with(&out, anonymous).unwrap();
+            a.file().write_all(b"abandoned").unwrap();
+            if anonymous {
+                assert!(
+                    names(d.path()).is_empty(),
+                    "anonymous: no name while writing"
+                );
+            }
+            drop(a);
+            assert!(names(d.path()).is_empty());
+            // Committed: exactly OUT, with the bytes written.
+            let mut a = AtomicFile::create_with(&out, anonymous).unwrap();
+            a.file().write_all(b"archive").unwrap();
+            a.commit().unwrap();
+            assert_eq!(names(d.path()), ["out.tar"]);
+            assert_eq!(std::fs::read(&out).unwrap(), b"archive");
+            // Replacing keeps the mode of the replaced file.
+            std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let mut a = AtomicFile::create_with(&out, anonymous).unwrap();
+            a.file().write_all(b"again").unwrap();
+            a.commit().unwrap();
+            assert_eq!(names(d.path()), ["out.tar"]);
+            assert_eq!(std::fs::read(&out).unwrap(), b"again");
+            let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
     }
 }
