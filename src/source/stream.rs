@@ -56,7 +56,8 @@ pub fn scan<R: Read>(
     let mut count = 0usize;
     let mut buf = vec![0u8; 1 << 20];
     for entry in archive.entries().map_err(terr)? {
-        let mut entry = entry.map_err(terr)?;
+        let mut entry =
+            entry.map_err(|e| StreamError::Failed(super::tar_scan::entry_error(name, count, e)))?;
         count += 1;
         let (raw, member_name, kind) = super::tar_scan::describe(&entry, name)?;
         let size = entry.size();
@@ -146,9 +147,7 @@ pub fn scan<R: Read>(
         }
     }
     if count == 0 {
-        return Err(StreamError::Failed(Error::NotAnArchive(format!(
-            "{name}: not an image archive (empty, or not a tar file)"
-        ))));
+        return Err(StreamError::Failed(super::tar_scan::not_a_tar(name)));
     }
     Ok(out)
 }

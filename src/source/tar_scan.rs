@@ -20,7 +20,7 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
     let mut members = BTreeMap::new();
     let mut count = 0usize;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::Tar(format!("{name}: {e}")))?;
+        let entry = entry.map_err(|e| entry_error(name, count, e))?;
         count += 1;
         let (raw, member_name, kind) = describe(&entry, name)?;
         let size = entry.size();
@@ -41,11 +41,25 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
         }
     }
     if count == 0 {
-        return Err(Error::NotAnArchive(format!(
-            "{name}: not an image archive (empty, or not a tar file)"
-        )));
+        return Err(not_a_tar(name));
     }
     Ok(members)
+}
+
+/// The error for a tar entry that cannot be read: before the first member, the input is not a
+/// tar at all, which says more than the tar reader's complaint about a header field.
+pub(super) fn entry_error(name: &str, count: usize, e: std::io::Error) -> Error {
+    if count == 0 {
+        not_a_tar(name)
+    } else {
+        Error::Tar(format!("{name}: {e}"))
+    }
+}
+
+pub(super) fn not_a_tar(name: &str) -> Error {
+    Error::NotAnArchive(format!(
+        "{name}: not an image archive (empty, or not a tar file, nor a gzip or zstd one)"
+    ))
 }
 
 /// A member's name as written, its normalised name, and its kind (with a link's target):
