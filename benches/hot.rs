@@ -1,5 +1,6 @@
 //! Criterion benches for the hot pieces of ocislim (issue 6): the in-place tar header scan, SHA-256
-//! hashing throughput, platform parsing and matching, and building the content graph.
+//! hashing throughput, the parallel copy of blobs into the output (verified and not), platform
+//! parsing and matching, and building the content graph.
 //!
 //! `cargo bench --bench hot` (about a minute on the 2-core machine); `cargo bench --bench hot --
 //! --test` runs each once as a smoke test. The archives are generated with `ocislim::testgen`
@@ -11,6 +12,7 @@ use ocislim::platform::{Matcher, Platform};
 use ocislim::source::Archive;
 use ocislim::testgen::{write_archive, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use ocislim::Graph;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -153,6 +155,65 @@ fn bench_sha256(c: &mut Criterion) {
     g.finish();
 }
 
+/// The filter's fast path: four 16 MiB blobs copied from an input file into a new output file
+/// at offsets that differ modulo the page size (as tar layouts make them), hashed from the
+/// input's map and verified, or not.
+fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
+    use ocislim::sink::parallel::{copy_all, Job};
+    use std::io::Write;
+    const BLOB: usize = 16 << 20;
+    let dir = fx._dir.path();
+    let mut input = tempfile::tempfile_in(dir).expect("input");
+    let mut blobs = Vec::new();
+    let mut off = 512u64;
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..4 {
+        let b: Vec<u8> = (0..BLOB)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        input.write_all_at(&b, off).expect("write bench input");
+        blobs.push((off, ocislim::digest::Digest::sha256_of(&b)));
+        off += BLOB as u64 + 1024;
+    }
+    // SAFETY: the bench's own temporary file, not changed while mapped.
+    let map = unsafe { memmap2::Mmap::map(&input) }.expect("map");
+    input.flush().expect("flush");
+    let jobs = |verify: bool| -> Vec<Job<'_>> {
+        blobs
+            .iter()
+            .enumerate()
+            .map(|(i, (o, d))| Job {
+                member: "blob",
+                in_off: *o,
+                out_off: 1536 + (i * (BLOB + 512)) as u64,
+                len: BLOB as u64,
+                expect: verify.then_some(d),
+            })
+            .collect()
+    };
+    let mut g = c.benchmark_group("copy");
+    g.throughput(Throughput::Bytes(4 * BLOB as u64));
+    for (name, verify) in [
+        ("copy_all 4x16MiB verified", true),
+        ("copy_all 4x16MiB --no-verify", false),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let out = tempfile::tempfile_in(dir).expect("output");
+                let m = verify.then_some(&map[..]);
+                copy_all(&input, m, &out, &[], jobs(verify), &|_| {}, &|_| {}).expect("copy");
+                black_box(out)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// 50 platform strings as they appear in real indexes and on command lines.
 fn platform_strings() -> Vec<String> {
     let base = [
@@ -239,6 +300,7 @@ fn main() {
         .configure_from_args();
     bench_tar_scan(&mut c, &fx);
     bench_sha256(&mut c);
+    bench_copy(&mut c, &fx);
     bench_platform(&mut c);
     bench_graph(&mut c, &fx);
     c.final_summary();
