@@ -18,14 +18,15 @@ set grid xtics ytics mytics
 set key below horizontal maxrows 3 width 2
 set xrange [0:*]
 set style data linespoints
-# Distinct colours: ocislim in blues/purple, the others warm or grey.
+# Distinct colours: ocislim in blues/teal/purple, the others warm or grey.
 set linetype 1 lc rgb "#1f4e9e" pt 7
 set linetype 2 lc rgb "#4d8fe0" pt 5
-set linetype 3 lc rgb "#2ca02c" pt 9
+set linetype 3 lc rgb "#17becf" pt 9
 set linetype 4 lc rgb "#8c8c8c" pt 11
 set linetype 5 lc rgb "#d62728" pt 13
-set linetype 6 lc rgb "#7b3fa0" pt 4 dt 2
+set linetype 6 lc rgb "#555555" pt 4 dt 2
 set linetype 7 lc rgb "#ff7f0e" pt 6
-set linetype 8 lc rgb "#000000" pt 8
+set linetype 8 lc rgb "#6a3d9a" pt 8
+set linetype 9 lc rgb "#8c564b" pt 10
 set pointsize 1.2
 plot for [i=2:ncols] datafile using 1:i title columnhead(i) lw 2
