@@ -5,13 +5,41 @@ mod common;
 use common::*;
 use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::process::Output;
 
-fn filter(args: &[&str]) -> std::process::Output {
-    bin().arg("filter").args(args).output().unwrap()
+/// Run `ocislim filter INPUT -o OUT ARGS...` and return what it did.
+fn filter(input: impl AsRef<Path>, out: impl AsRef<Path>, args: &[&str]) -> Output {
+    bin()
+        .arg("filter")
+        .arg(input.as_ref())
+        .arg("-o")
+        .arg(out.as_ref())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
-fn ok(o: &std::process::Output) {
+/// Like `filter`, asserting that the run succeeded.
+fn filter_ok(input: impl AsRef<Path>, out: impl AsRef<Path>, args: &[&str]) -> Output {
+    let o = filter(input, out, args);
+    ok(&o);
+    o
+}
+
+/// Like `filter_ok`, with INPUT the test fixture `name`.
+fn fixture_ok(name: &str, out: impl AsRef<Path>, args: &[&str]) -> Output {
+    filter_ok(testdata(name), out, args)
+}
+
+/// The exit code of `ocislim filter INPUT -o OUT ARGS...`.
+fn filter_code(input: impl AsRef<Path>, out: impl AsRef<Path>, args: &[&str]) -> Option<i32> {
+    filter(input, out, args).status.code()
+}
+
+/// Assert that a run exited 0, showing its code and stderr otherwise.
+fn ok(o: &Output) {
     assert!(
         o.status.success(),
         "exit {:?}: {}",
@@ -20,6 +48,7 @@ fn ok(o: &std::process::Output) {
     );
 }
 
+/// The exit code of `ocislim verify P`.
 fn verify_code(p: &Path) -> i32 {
     bin()
         .args(["verify", p.to_str().unwrap()])
@@ -30,6 +59,48 @@ fn verify_code(p: &Path) -> i32 {
         .unwrap()
 }
 
+/// `ocislim ls --format json` of an archive given as a path.
+fn ls(p: impl AsRef<Path>) -> Value {
+    ls_json(p.as_ref().to_str().unwrap())
+}
+
+/// Check `out` with the independent checker (no blob missing) and `ocislim verify` (exit 0);
+/// returns the platform manifests the checker reached.
+fn assert_valid(out: &Path) -> BTreeSet<String> {
+    let manifests = check_oci_output(out, false);
+    assert_eq!(verify_code(out), 0, "verify {}", out.display());
+    manifests
+}
+
+/// The `platforms()` of an archive holding one image with only `platform`, present.
+fn only_present(platform: &str) -> Vec<Vec<(String, String)>> {
+    vec![vec![(platform.to_string(), "present".to_string())]]
+}
+
+/// How many attestations `ls` shows for the first platform of the first image of `out`.
+fn attestation_count(out: &Path) -> usize {
+    ls(out)["images"][0]["platforms"][0]["attestations"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+/// Parse the JSON file `name` of an archive read with `read_tar`.
+fn json_in(files: &BTreeMap<String, Vec<u8>>, name: &str) -> Value {
+    serde_json::from_slice(&files[name]).unwrap()
+}
+
+/// The names of the images in an `ls` report, in order.
+fn image_names(j: &Value) -> Vec<&str> {
+    j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect()
+}
+
+/// (platform, digest) of every platform of the first image in an `ls` report.
 fn platform_digests(j: &Value) -> Vec<(String, String)> {
     j["images"][0]["platforms"]
         .as_array()
@@ -48,16 +119,13 @@ fn platform_digests(j: &Value) -> Vec<(String, String)> {
 fn slims_to_two_platforms() {
     let d = tmp();
     let out = out_path(&d, "slim.tar");
-    let o = filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/amd64,linux/arm64",
-    ]);
-    ok(&o);
-    let before = ls_json(&testdata("oci-index.tar"));
-    let after = ls_json(out.to_str().unwrap());
+    let o = fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/amd64,linux/arm64"],
+    );
+    let before = ls(testdata("oci-index.tar"));
+    let after = ls(&out);
     let b = platform_digests(&before);
     assert_eq!(
         platform_digests(&after),
@@ -68,9 +136,8 @@ fn slims_to_two_platforms() {
         after["images"][0]["digest"], before["images"][0]["digest"],
         "the index was rewritten"
     );
-    let manifests = check_oci_output(&out, false);
+    let manifests = assert_valid(&out);
     assert_eq!(manifests.len(), 2);
-    assert_eq!(verify_code(&out), 0);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
         stderr.contains("kept linux/amd64, linux/arm64/v8; dropped linux/arm/v7"),
@@ -82,10 +149,9 @@ fn slims_to_two_platforms() {
     );
     // The rewritten index keeps every other field and annotation.
     let files = read_tar(&out);
-    let idx: Value = serde_json::from_slice(&files["index.json"]).unwrap();
+    let idx = json_in(&files, "index.json");
     let root = idx["manifests"][0]["digest"].as_str().unwrap();
-    let inner: Value =
-        serde_json::from_slice(&files[&format!("blobs/sha256/{}", &root[7..])]).unwrap();
+    let inner = json_in(&files, &format!("blobs/sha256/{}", &root[7..]));
     assert_eq!(
         inner["mediaType"],
         "application/vnd.oci.image.index.v1+json"
@@ -100,27 +166,9 @@ fn deterministic_and_idempotent() {
     let b = out_path(&d, "b.tar");
     let c = out_path(&d, "c.tar");
     let sel = ["--platform", "linux/arm/v7,linux/amd64"];
-    ok(&filter(
-        &[
-            &[&testdata("ctr-full.tar") as &str, "-o", a.to_str().unwrap()][..],
-            &sel[..],
-        ]
-        .concat(),
-    ));
-    ok(&filter(
-        &[
-            &[&testdata("ctr-full.tar") as &str, "-o", b.to_str().unwrap()][..],
-            &sel[..],
-        ]
-        .concat(),
-    ));
-    ok(&filter(
-        &[
-            &[a.to_str().unwrap(), "-o", c.to_str().unwrap()][..],
-            &sel[..],
-        ]
-        .concat(),
-    ));
+    fixture_ok("ctr-full.tar", &a, &sel);
+    fixture_ok("ctr-full.tar", &b, &sel);
+    filter_ok(&a, &c, &sel);
     let (a, b, c) = (
         std::fs::read(a).unwrap(),
         std::fs::read(b).unwrap(),
@@ -146,23 +194,17 @@ fn deterministic_and_idempotent() {
 fn all_platforms_is_a_noop_on_the_digest() {
     let d = tmp();
     let out = out_path(&d, "all.tar");
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-    ]));
-    let before = ls_json(&testdata("oci-index.tar"));
-    let after = ls_json(out.to_str().unwrap());
+    fixture_ok("oci-index.tar", &out, &[]);
+    let before = ls(testdata("oci-index.tar"));
+    let after = ls(&out);
     assert_eq!(after["images"], before["images"]);
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/amd64,linux/arm64,linux/arm/v7",
-    ]));
+    fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/amd64,linux/arm64,linux/arm/v7"],
+    );
     assert_eq!(
-        ls_json(out.to_str().unwrap())["images"][0]["digest"],
+        ls(&out)["images"][0]["digest"],
         before["images"][0]["digest"]
     );
 }
@@ -173,7 +215,7 @@ fn exit_codes() {
     let out = out_path(&d, "x.tar");
     let o = out.to_str().unwrap();
     let f = testdata("oci-index.tar");
-    let r = filter(&[&f, "-o", o, "--platform", "linux/mips64le"]);
+    let r = filter(&f, o, &["--platform", "linux/mips64le"]);
     assert_eq!(r.status.code(), Some(3));
     let msg = String::from_utf8_lossy(&r.stderr);
     assert!(
@@ -181,48 +223,25 @@ fn exit_codes() {
         "{msg}"
     );
     assert_eq!(
-        filter(&[
-            &f,
-            "-o",
-            o,
-            "--exclude",
-            "linux/amd64,linux/arm64,linux/arm"
-        ])
-        .status
-        .code(),
+        filter_code(&f, o, &["--exclude", "linux/amd64,linux/arm64,linux/arm"]),
         Some(3)
     );
-    assert_eq!(
-        filter(&[&f, "-o", o, "--platform", "linux/*"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(filter(&[&f, "-o", o, "--bogus"]).status.code(), Some(2));
+    assert_eq!(filter_code(&f, o, &["--platform", "linux/*"]), Some(2));
+    assert_eq!(filter_code(&f, o, &["--bogus"]), Some(2));
     assert!(!out.exists(), "no output after a failure");
-    let r = filter(&[
-        &testdata("ctr-shallow.tar"),
-        "-o",
+    let r = filter(
+        testdata("ctr-shallow.tar"),
         o,
-        "--platform",
-        "linux/amd64",
-    ]);
+        &["--platform", "linux/amd64"],
+    );
     assert_eq!(r.status.code(), Some(4));
     let msg = String::from_utf8_lossy(&r.stderr);
     assert!(
         msg.contains("linux/amd64") && msg.contains("sha256:2f315918e859"),
         "{msg}"
     );
-    assert_eq!(
-        filter(&[&testdata("ctr-shallow.tar"), "-o", o])
-            .status
-            .code(),
-        Some(4)
-    );
-    assert_eq!(
-        filter(&[&testdata("nope.tar"), "-o", o]).status.code(),
-        Some(1)
-    );
+    assert_eq!(filter_code(testdata("ctr-shallow.tar"), o, &[]), Some(4));
+    assert_eq!(filter_code(testdata("nope.tar"), o, &[]), Some(1));
     assert!(!out.exists());
 }
 
@@ -230,37 +249,23 @@ fn exit_codes() {
 fn skip_missing_repairs_a_shallow_export() {
     let d = tmp();
     let out = out_path(&d, "dense.tar");
-    let r = filter(&[
-        &testdata("ctr-shallow.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--skip-missing",
-    ]);
-    ok(&r);
+    let r = fixture_ok("ctr-shallow.tar", &out, &["--skip-missing"]);
     assert!(String::from_utf8_lossy(&r.stderr).contains("skipping linux/amd64"));
-    let j = ls_json(out.to_str().unwrap());
-    assert_eq!(
-        platforms(&j),
-        vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]
-    );
-    check_oci_output(&out, false);
-    assert_eq!(verify_code(&out), 0);
+    assert_eq!(platforms(&ls(&out)), only_present("linux/arm64/v8"));
+    assert_valid(&out);
 }
 
 #[test]
 fn keep_index_preserves_digests() {
     let d = tmp();
     let out = out_path(&d, "shallow.tar");
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-        "--keep-index",
-    ]));
-    let before = ls_json(&testdata("oci-index.tar"));
-    let after = ls_json(out.to_str().unwrap());
+    fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/arm64", "--keep-index"],
+    );
+    let before = ls(testdata("oci-index.tar"));
+    let after = ls(&out);
     assert_eq!(after["images"][0]["digest"], before["images"][0]["digest"]);
     assert_eq!(
         platforms(&after)[0]
@@ -273,12 +278,7 @@ fn keep_index_preserves_digests() {
     assert_eq!(verify_code(&out), 5);
     // A shallow input filtered with --keep-index stays shallow but is accepted.
     let out2 = out_path(&d, "shallow2.tar");
-    ok(&filter(&[
-        &testdata("ctr-shallow.tar"),
-        "-o",
-        out2.to_str().unwrap(),
-        "--keep-index",
-    ]));
+    fixture_ok("ctr-shallow.tar", &out2, &["--keep-index"]);
     assert_eq!(verify_code(&out2), 5);
 }
 
@@ -286,22 +286,13 @@ fn keep_index_preserves_digests() {
 fn exclude_and_docker_list() {
     let d = tmp();
     let out = out_path(&d, "s390x.tar");
-    ok(&filter(&[
-        &testdata("docker-list.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--exclude",
-        "linux/amd64",
-    ]));
-    let j = ls_json(out.to_str().unwrap());
+    fixture_ok("docker-list.tar", &out, &["--exclude", "linux/amd64"]);
+    let j = ls(&out);
     assert_eq!(
         j["images"][0]["mediaType"],
         "application/vnd.docker.distribution.manifest.list.v2+json"
     );
-    assert_eq!(
-        platforms(&j),
-        vec![vec![("linux/s390x".to_string(), "present".to_string())]]
-    );
+    assert_eq!(platforms(&j), only_present("linux/s390x"));
     check_oci_output(&out, false);
 }
 
@@ -309,59 +300,34 @@ fn exclude_and_docker_list() {
 fn docker_format_points_at_the_chosen_platform() {
     let d = tmp();
     let out = out_path(&d, "docker.tar");
-    let o = out.to_str().unwrap();
     let config_of = |p: &Path| -> String {
         let files = read_tar(p);
-        let mj: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+        let mj = json_in(&files, "manifest.json");
         assert_eq!(mj.as_array().unwrap().len(), 1);
         assert_eq!(mj[0]["RepoTags"][0], "example.com/demo:1.0");
         assert!(files.contains_key("repositories"));
-        let cfg: Value = serde_json::from_slice(&files[mj[0]["Config"].as_str().unwrap()]).unwrap();
+        let cfg = json_in(&files, mj[0]["Config"].as_str().unwrap());
         cfg["architecture"].as_str().unwrap().to_string()
     };
     // the first platform the user listed
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        o,
+    let arm64_first = [
         "--format",
         "docker",
         "--platform",
         "linux/arm64,linux/amd64",
-    ]));
+    ];
+    fixture_ok("oci-index.tar", &out, &arm64_first);
     assert_eq!(config_of(&out), "arm64");
-    check_oci_output(&out, false);
-    assert_eq!(verify_code(&out), 0);
+    assert_valid(&out);
     // --docker-platform wins
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        o,
-        "--format",
-        "docker",
-        "--platform",
-        "linux/arm64,linux/amd64",
-        "--docker-platform",
-        "linux/amd64",
-    ]));
+    let amd64_wins = [&arm64_first[..], &["--docker-platform", "linux/amd64"]].concat();
+    fixture_ok("oci-index.tar", &out, &amd64_wins);
     assert_eq!(config_of(&out), "amd64");
     // else the first in index order
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        o,
-        "--format",
-        "docker",
-    ]));
+    fixture_ok("oci-index.tar", &out, &["--format", "docker"]);
     assert_eq!(config_of(&out), "amd64");
     // --format oci writes no manifest.json
-    ok(&filter(&[
-        &testdata("ctr-full.tar"),
-        "-o",
-        o,
-        "--format",
-        "oci",
-    ]));
+    fixture_ok("ctr-full.tar", &out, &["--format", "oci"]);
     assert!(!read_tar(&out).contains_key("manifest.json"));
 }
 
@@ -369,32 +335,19 @@ fn docker_format_points_at_the_chosen_platform() {
 fn legacy_archives_are_filtered_image_by_image() {
     let d = tmp();
     let out = out_path(&d, "legacy.tar");
-    ok(&filter(&[
-        &testdata("docker-legacy.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-    ]));
-    let j = ls_json(out.to_str().unwrap());
+    fixture_ok("docker-legacy.tar", &out, &["--platform", "linux/arm64"]);
+    let j = ls(&out);
     assert_eq!(j["archive"]["format"], "docker-legacy");
-    assert_eq!(
-        platforms(&j),
-        vec![vec![("linux/arm64/v8".to_string(), "present".to_string())]]
-    );
+    assert_eq!(platforms(&j), only_present("linux/arm64/v8"));
     assert_eq!(verify_code(&out), 0);
     let files = read_tar(&out);
-    let mj: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let mj = json_in(&files, "manifest.json");
     for l in mj[0]["Layers"].as_array().unwrap() {
         assert!(files.contains_key(l.as_str().unwrap()));
     }
     // skopeo's symlinked layout is resolved into regular files
     let out2 = out_path(&d, "skopeo.tar");
-    ok(&filter(&[
-        &testdata("skopeo-docker-archive.tar"),
-        "-o",
-        out2.to_str().unwrap(),
-    ]));
+    fixture_ok("skopeo-docker-archive.tar", &out2, &[]);
     assert_eq!(verify_code(&out2), 0);
 }
 
@@ -406,40 +359,17 @@ fn compressed_outputs_and_stdout() {
         ("o.tar.zst", &[0x28, 0xb5, 0x2f, 0xfd][..]),
     ] {
         let out = out_path(&d, name);
-        ok(&filter(&[
-            &testdata("oci-index.tar"),
-            "-o",
-            out.to_str().unwrap(),
-            "--platform",
-            "linux/amd64",
-        ]));
+        fixture_ok("oci-index.tar", &out, &["--platform", "linux/amd64"]);
         assert!(std::fs::read(&out).unwrap().starts_with(magic), "{name}");
-        check_oci_output(&out, false);
-        assert_eq!(verify_code(&out), 0);
+        assert_valid(&out);
     }
     let out = out_path(&d, "plain.tar");
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/amd64",
-        "--compress",
-        "none",
-    ]));
-    let r = bin()
-        .args([
-            "filter",
-            &testdata("oci-index.tar"),
-            "-o",
-            "-",
-            "--platform",
-            "linux/amd64",
-            "-q",
-        ])
-        .output()
-        .unwrap();
-    ok(&r);
+    fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/amd64", "--compress", "none"],
+    );
+    let r = fixture_ok("oci-index.tar", "-", &["--platform", "linux/amd64", "-q"]);
     assert_eq!(
         r.stdout,
         std::fs::read(&out).unwrap(),
@@ -452,16 +382,11 @@ fn compressed_outputs_and_stdout() {
 fn dry_run_and_json_report() {
     let d = tmp();
     let out = out_path(&d, "dry.tar");
-    let r = filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/amd64",
-        "--dry-run",
-        "--json",
-    ]);
-    ok(&r);
+    let r = fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/amd64", "--dry-run", "--json"],
+    );
     assert!(!out.exists(), "dry run writes nothing");
     let j: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(j["dryRun"], true);
@@ -471,15 +396,11 @@ fn dry_run_and_json_report() {
         serde_json::json!(["linux/arm64/v8", "linux/arm/v7"])
     );
     assert!(j["bytes"]["after"].as_u64().unwrap() < j["bytes"]["before"].as_u64().unwrap());
-    let r = filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/amd64",
-        "--json",
-    ]);
-    ok(&r);
+    let r = fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--platform", "linux/amd64", "--json"],
+    );
     let j: Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(
         j["sha256"].as_str().unwrap(),
@@ -491,14 +412,7 @@ fn dry_run_and_json_report() {
     );
     // dry run exit codes are the real ones
     assert_eq!(
-        filter(&[
-            &testdata("ctr-shallow.tar"),
-            "-o",
-            out.to_str().unwrap(),
-            "--dry-run"
-        ])
-        .status
-        .code(),
+        filter_code(testdata("ctr-shallow.tar"), &out, &["--dry-run"]),
         Some(4)
     );
 }
@@ -509,15 +423,11 @@ fn atomic_output() {
     let out = out_path(&d, "keep.tar");
     std::fs::write(&out, b"previous").unwrap();
     assert_eq!(
-        filter(&[
-            &testdata("oci-index.tar"),
-            "-o",
-            out.to_str().unwrap(),
-            "--platform",
-            "linux/ppc64le"
-        ])
-        .status
-        .code(),
+        filter_code(
+            testdata("oci-index.tar"),
+            &out,
+            &["--platform", "linux/ppc64le"]
+        ),
         Some(3)
     );
     assert_eq!(
@@ -530,17 +440,8 @@ fn atomic_output() {
     // OUT may be the input itself.
     let inplace = out_path(&d, "inplace.tar");
     std::fs::copy(testdata("oci-index.tar"), &inplace).unwrap();
-    ok(&filter(&[
-        inplace.to_str().unwrap(),
-        "-o",
-        inplace.to_str().unwrap(),
-        "--platform",
-        "linux/arm/v7",
-    ]));
-    assert_eq!(
-        platforms(&ls_json(inplace.to_str().unwrap())),
-        vec![vec![("linux/arm/v7".to_string(), "present".to_string())]]
-    );
+    filter_ok(&inplace, &inplace, &["--platform", "linux/arm/v7"]);
+    assert_eq!(platforms(&ls(&inplace)), only_present("linux/arm/v7"));
 }
 
 #[test]
@@ -548,13 +449,7 @@ fn compressed_input_on_stdin_gives_the_same_archive() {
     let d = tmp();
     let from_file = out_path(&d, "file.tar");
     let from_stdin = out_path(&d, "stdin.tar");
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        from_file.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-    ]));
+    fixture_ok("oci-index.tar", &from_file, &["--platform", "linux/arm64"]);
     let r = bin()
         .args(["filter", "-", "-o", from_stdin.to_str().unwrap()])
         .args(["--platform", "linux/arm64"])
@@ -589,14 +484,7 @@ fn output_mode_is_what_cp_would_give() {
     let old = out_path(&d, "old.tar");
     std::fs::write(&old, b"x").unwrap();
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o604)).unwrap();
-    ok(&filter(&[
-        &testdata("oci-index.tar"),
-        "-o",
-        old.to_str().unwrap(),
-        "-q",
-        "--platform",
-        "linux/amd64",
-    ]));
+    fixture_ok("oci-index.tar", &old, &["-q", "--platform", "linux/amd64"]);
     assert_eq!(mode(&old), 0o604);
 }
 
@@ -622,46 +510,21 @@ fn attestations_follow_their_subject() {
     };
     testgen::write_archive(&spec, std::fs::File::create(&input).unwrap()).unwrap();
     let out = out_path(&d, "keep.tar");
-    ok(&filter(&[
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-    ]));
-    let j = ls_json(out.to_str().unwrap());
-    assert_eq!(
-        j["images"][0]["platforms"][0]["attestations"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    filter_ok(&input, &out, &["--platform", "linux/arm64"]);
+    assert_eq!(attestation_count(&out), 2);
     check_oci_output(&out, false);
-    let files = read_tar(&out);
-    let mj: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let mj = json_in(&read_tar(&out), "manifest.json");
     assert_eq!(
         mj[0]["RepoTags"][0], "att:1",
         "RepoTags in Docker's familiar form"
     );
     let out2 = out_path(&d, "drop.tar");
-    ok(&filter(&[
-        input.to_str().unwrap(),
-        "-o",
-        out2.to_str().unwrap(),
-        "--platform",
-        "linux/arm64",
-        "--attestations",
-        "drop",
-    ]));
-    let j = ls_json(out2.to_str().unwrap());
-    assert_eq!(
-        j["images"][0]["platforms"][0]["attestations"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
+    filter_ok(
+        &input,
+        &out2,
+        &["--platform", "linux/arm64", "--attestations", "drop"],
     );
+    assert_eq!(attestation_count(&out2), 0);
     check_oci_output(&out2, false);
     assert!(read_tar(&out2).len() < read_tar(&out).len());
 }
@@ -670,62 +533,35 @@ fn attestations_follow_their_subject() {
 fn oci_layout_directory_input() {
     let d = tmp();
     let out = out_path(&d, "fromdir.tar");
-    ok(&filter(&[
-        &testdata("oci-layout-dir"),
-        "-o",
-        out.to_str().unwrap(),
-        "--platform",
-        "linux/s390x",
-    ]));
-    check_oci_output(&out, false);
-    assert_eq!(verify_code(&out), 0);
+    fixture_ok("oci-layout-dir", &out, &["--platform", "linux/s390x"]);
+    assert_valid(&out);
 }
 
 #[test]
 fn legacy_archives_convert_to_oci_and_docker_layouts() {
     let d = tmp();
     let out = out_path(&d, "l2o.tar");
-    ok(&filter(&[
-        &testdata("docker-legacy.tar"),
-        "-o",
-        out.to_str().unwrap(),
-        "--format",
-        "oci",
-    ]));
-    let j = ls_json(out.to_str().unwrap());
+    fixture_ok("docker-legacy.tar", &out, &["--format", "oci"]);
+    let j = ls(&out);
     assert_eq!(j["archive"]["format"], "oci");
-    let names: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        image_names(&j),
         [
             "example.com/demo:1.0-amd64",
             "example.com/other:latest",
             "example.com/demo:1.0-arm64"
         ]
     );
-    check_oci_output(&out, false);
-    assert_eq!(verify_code(&out), 0);
+    assert_valid(&out);
     // The config keeps its digest: the image ID survives the conversion.
-    let legacy = ls_json(&testdata("docker-legacy.tar"));
+    let legacy = ls(testdata("docker-legacy.tar"));
     let files = read_tar(&out);
     let id = legacy["images"][0]["platforms"][0]["digest"]
         .as_str()
         .unwrap();
     assert!(files.contains_key(&format!("blobs/sha256/{}", &id[7..])));
     let out2 = out_path(&d, "l2d.tar");
-    ok(&filter(&[
-        &testdata("skopeo-docker-archive.tar"),
-        "-o",
-        out2.to_str().unwrap(),
-        "--format",
-        "docker",
-    ]));
-    check_oci_output(&out2, false);
-    assert_eq!(verify_code(&out2), 0);
+    fixture_ok("skopeo-docker-archive.tar", &out2, &["--format", "docker"]);
+    assert_valid(&out2);
     assert!(read_tar(&out2).contains_key("manifest.json"));
 }
