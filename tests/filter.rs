@@ -565,3 +565,52 @@ fn legacy_archives_convert_to_oci_and_docker_layouts() {
     assert_valid(&out2);
     assert!(read_tar(&out2).contains_key("manifest.json"));
 }
+
+/// The progress bar is drawn on standard error only when it is a terminal (`script` gives the
+/// command a pseudo-terminal), never under `-q`, and never into a pipe or a file.
+#[test]
+fn progress_only_on_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no script(1) to give the command a terminal");
+        return;
+    }
+    let d = tmp();
+    let out = out_path(&d, "p.tar");
+    let on_terminal = |extra: &str| -> String {
+        let cmd = format!(
+            "'{}' filter '{}' -o '{}' --platform linux/amd64 {extra}",
+            env!("CARGO_BIN_EXE_ocislim"),
+            testdata("oci-index.tar"),
+            out.display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(
+        shown.contains("KiB/") && shown.contains(" eta "),
+        "bytes copied / total, rate and eta: {shown:?}"
+    );
+    assert!(shown.contains("wrote "), "then the report: {shown:?}");
+    let quiet = on_terminal("-q");
+    assert!(!quiet.contains(" eta "), "-q draws nothing: {quiet:?}");
+    let piped = filter(
+        testdata("oci-index.tar"),
+        &out,
+        &["--platform", "linux/amd64"],
+    );
+    ok(&piped);
+    let err = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        err.contains("wrote ") && !err.contains(" eta ") && !err.contains('\r'),
+        "no bar into a pipe: {err:?}"
+    );
+}
