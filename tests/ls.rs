@@ -61,6 +61,75 @@ fn stdin_input() {
     assert_eq!(j["images"], ls_json(&testdata("oci-index.tar"))["images"]);
 }
 
+/// A FIFO (what `<(…)` hands over) is read like standard input, compressed or not, by `ls`,
+/// `verify` and `filter`: no "Illegal seek".
+#[test]
+fn fifo_input() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("in.fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let fifo_s = fifo.to_str().unwrap().to_string();
+    for (fixture, args) in [
+        ("oci-index.tar", vec!["ls", "--format", "json"]),
+        ("oci-index.tar.gz", vec!["ls", "--format", "json"]),
+        ("oci-index.tar.gz", vec!["verify"]),
+        (
+            "oci-index.tar",
+            vec!["filter", "-o", "OUT", "--platform", "linux/amd64"],
+        ),
+    ] {
+        let data = std::fs::read(testdata(fixture)).unwrap();
+        let f = fifo.clone();
+        // The writer blocks until ocislim opens the FIFO.
+        let writer = std::thread::spawn(move || std::fs::write(f, data));
+        let out = d.path().join("out.tar");
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if *a == "OUT" {
+                    out.to_str().unwrap().to_string()
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
+        let o = bin()
+            .arg(&args[0])
+            .arg(&fifo_s)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        if !writer.is_finished() {
+            // ocislim never opened it (a failure reported below): unblock the writer.
+            let _ = std::io::copy(
+                &mut std::fs::File::open(&fifo).unwrap(),
+                &mut std::io::sink(),
+            );
+        }
+        let _ = writer.join();
+        assert!(
+            o.status.success(),
+            "{fixture} {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        match args[0].as_str() {
+            "ls" => {
+                let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+                assert_eq!(j["images"], ls_json(&testdata("oci-index.tar"))["images"]);
+            }
+            "filter" => assert_eq!(
+                platforms(&ls_json(out.to_str().unwrap())),
+                vec![vec![("linux/amd64".to_string(), "present".to_string())]]
+            ),
+            _ => assert!(String::from_utf8_lossy(&o.stdout).contains("verified")),
+        }
+    }
+}
+
 #[test]
 fn docker_manifest_list() {
     let j = ls_json(&testdata("docker-list.tar"));

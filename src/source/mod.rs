@@ -99,7 +99,8 @@ pub struct Archive {
 pub const MAX_JSON: u64 = 64 << 20;
 
 impl Archive {
-    /// Open `path` (a tar file, gzip or zstd tar, an OCI layout directory, or `-` for stdin).
+    /// Open `path` (a tar file, gzip or zstd tar, an OCI layout directory, or `-` for stdin;
+    /// a pipe such as `<(…)` or a FIFO is read like stdin).
     pub fn open(path: &str) -> Result<Archive> {
         if path == "-" {
             let stdin = io::stdin();
@@ -108,6 +109,11 @@ impl Archive {
         }
         let p = Path::new(path);
         let meta = std::fs::metadata(p).map_err(|e| Error::io(path, e))?;
+        if !meta.is_dir() && !meta.is_file() {
+            let pipe = File::open(p).map_err(|e| Error::io(path, e))?;
+            let (spool, compression) = compress::spool(pipe, path)?;
+            return Self::from_spool(path, spool, compression);
+        }
         if meta.is_dir() {
             let members = dir::scan(p)?;
             return Ok(Archive {
@@ -173,19 +179,25 @@ impl Archive {
                 }),
             }
         };
-        if path == "-" {
-            return match stream(compress::Prefetch::new(io::stdin()))? {
-                Some(a) => Ok(a),
-                None => Err(Error::format(
-                    "-",
+        let from_pipe = |a: Option<Archive>| {
+            a.ok_or_else(|| {
+                Error::format(
+                    path,
                     "the archive's documents are too large to read from a pipe; save it to a file first",
-                )),
-            };
+                )
+            })
+        };
+        if path == "-" {
+            return from_pipe(stream(compress::Prefetch::new(io::stdin()))?);
         }
         let p = Path::new(path);
         let meta = std::fs::metadata(p).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             return Archive::open(path);
+        }
+        if !meta.is_file() {
+            let pipe = File::open(p).map_err(|e| Error::io(path, e))?;
+            return from_pipe(stream(compress::Prefetch::new(pipe))?);
         }
         let mut file = File::open(p).map_err(|e| Error::io(path, e))?;
         if compress::sniff(&mut file).map_err(|e| Error::io(path, e))? == Compression::None {
