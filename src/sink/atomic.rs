@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use std::fs::File;
+use std::io::Seek;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -97,17 +98,42 @@ impl AtomicFile {
             Inner::Anonymous(f) => {
                 // A name for the moment between the link and the rename (removed if the
                 // rename fails).
-                let linked = tempfile::Builder::new()
-                    .prefix(PREFIX)
-                    .suffix(SUFFIX)
-                    .make_in(&self.dir, |path| link_anonymous(&f, path))
-                    .map_err(|e| Error::io(self.dir.display().to_string(), e))?;
-                linked
-                    .persist(&self.target)
-                    .map_err(|e| Error::io(&name, e.error))
+                let builder = {
+                    let mut b = tempfile::Builder::new();
+                    b.prefix(PREFIX).suffix(SUFFIX);
+                    b
+                };
+                match builder.make_in(&self.dir, |path| link_anonymous(&f, path)) {
+                    Ok(linked) => linked
+                        .persist(&self.target)
+                        .map_err(|e| Error::io(&name, e.error)),
+                    // The kernel would not give it a name (a /proc that hides descriptors,
+                    // say): copy it into a named temporary file instead.
+                    Err(_) => persist_by_copy(&f, &self.dir, &self.target),
+                }
             }
         }
     }
+}
+
+/// Copy the anonymous file `f` into a named temporary file in `dir` and rename that over
+/// `target`: the way out when `f` cannot be linked.
+fn persist_by_copy(f: &File, dir: &Path, target: &Path) -> Result<()> {
+    let derr = |e| Error::io(dir.display().to_string(), e);
+    let mut named = tempfile::Builder::new()
+        .prefix(PREFIX)
+        .suffix(SUFFIX)
+        .tempfile_in(dir)
+        .map_err(derr)?;
+    let mut from = f;
+    from.seek(std::io::SeekFrom::Start(0)).map_err(derr)?;
+    std::io::copy(&mut from, named.as_file_mut()).map_err(derr)?;
+    let mode = f.metadata().map_err(derr)?.permissions();
+    named.as_file().set_permissions(mode).map_err(derr)?;
+    named
+        .persist(target)
+        .map(drop)
+        .map_err(|e| Error::io(target.display().to_string(), e.error))
 }
 
 /// An unnamed file in `dir` (`O_TMPFILE`), or `None` where that is not possible (another OS, a
@@ -178,6 +204,22 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn an_anonymous_file_that_cannot_be_linked_is_copied_into_place() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out.tar");
+        let Some(mut f) = open_anonymous(d.path(), 0o640) else {
+            eprintln!("skipped: no O_TMPFILE on this file system");
+            return;
+        };
+        f.write_all(b"the archive bytes").unwrap();
+        persist_by_copy(&f, d.path(), &out).unwrap();
+        assert_eq!(names(d.path()), ["out.tar"]);
+        assert_eq!(std::fs::read(&out).unwrap(), b"the archive bytes");
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, f.metadata().unwrap().permissions().mode() & 0o777);
     }
 
     #[test]
