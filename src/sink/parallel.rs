@@ -3,9 +3,11 @@
 //!
 //! The output's layout is known before a byte is written, so every piece has its output offset
 //! and the blobs can be copied in any order. Worker threads take whole blobs, largest first (a
-//! blob's SHA-256 cannot be split), and read each in chunks that stay in the CPU cache: the chunk
-//! is hashed right after it is read and handed to one writer thread, which writes it at its
-//! offset. Every input byte is read from the page cache once; hashing costs no second pass.
+//! blob's SHA-256 cannot be split), and hash each straight from the input's memory map in 1 MiB
+//! chunks, handing every chunk to one writer thread that writes it at its offset while it is
+//! still in the CPU cache. Every kept byte is read from the page cache once, with no copy into a
+//! buffer; blobs that need no hashing are read into recycled buffers instead (or copied in the
+//! kernel, below). The output is preallocated first.
 //!
 //! Why not `copy_file_range` for everything: the tar layout puts a blob's bytes at a different
 //! offset modulo the page size in the output than in the input almost always, and the kernel's
@@ -72,8 +74,8 @@ impl Data<'_> {
 
 /// Copy `jobs` from `input` to `out` and write `fixed`, verifying every job that has an
 /// expected digest; blobs that are hashed are taken from `map` (the input mapped) when given,
-/// and each mapped chunk is passed to `release` once written. `progress` is called with each number of blob bytes written. On error
-/// the output holds garbage: the caller throws it away.
+/// and each mapped chunk is passed to `release` once written. `progress` is called with each
+/// number of blob bytes written. On error the output holds garbage: the caller throws it away.
 pub fn copy_all(
     input: &File,
     map: Option<&[u8]>,
@@ -85,8 +87,8 @@ pub fn copy_all(
 ) -> Result<()> {
     let total = fixed
         .iter()
-        .map(|f| f.out_off + f.bytes.len() as u64)
-        .chain(jobs.iter().map(|j| j.out_off + j.len))
+        .map(|f| f.out_off.saturating_add(f.bytes.len() as u64))
+        .chain(jobs.iter().map(|j| j.out_off.saturating_add(j.len)))
         .max()
         .unwrap_or(0);
     preallocate(out, total).map_err(|e| Error::io("output", e))?;
