@@ -206,7 +206,7 @@ fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
             b.iter(|| {
                 let out = tempfile::tempfile_in(dir).expect("output");
                 let m = verify.then_some(&map[..]);
-                copy_all(&input, m, &out, &[], jobs(verify), &|_| {}, &|_| {}).expect("copy");
+                copy_all(0, &input, m, &out, &[], jobs(verify), &|_| {}, &|_| {}).expect("copy");
                 black_box(out)
             })
         });

@@ -75,8 +75,12 @@ impl Data<'_> {
 /// Copy `jobs` from `input` to `out` and write `fixed`, verifying every job that has an
 /// expected digest; blobs that are hashed are taken from `map` (the input mapped) when given,
 /// and each mapped chunk is passed to `release` once written. `progress` is called with each
-/// number of blob bytes written. On error the output holds garbage: the caller throws it away.
+/// number of blob bytes written. `busy_cores` is how many cores the caller keeps busy meanwhile
+/// (the output's own sha256, a sequential pass that should not wait for a core): one worker
+/// fewer each. On error the output holds garbage: the caller throws it away.
+#[allow(clippy::too_many_arguments)]
 pub fn copy_all(
+    busy_cores: usize,
     input: &File,
     map: Option<&[u8]>,
     out: &File,
@@ -100,6 +104,7 @@ pub fn copy_all(
     jobs.sort_by(|a, b| b.len.cmp(&a.len).then(a.out_off.cmp(&b.out_off)));
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
+        .saturating_sub(busy_cores)
         .clamp(1, 8)
         .min(jobs.len().max(1));
     let next = AtomicUsize::new(0);
@@ -449,6 +454,7 @@ mod tests {
         let m = map.then(|| map_file(c.input.as_file()));
         let (counted, released) = (AtomicUsize::new(0), AtomicUsize::new(0));
         copy_all(
+            0,
             c.input.as_file(),
             m.as_deref(),
             &out,
@@ -549,6 +555,7 @@ mod tests {
                 expect,
             };
             let e = copy_all(
+                1,
                 c.input.as_file(),
                 m.as_deref(),
                 &out,

@@ -323,9 +323,16 @@ fn write_direct(
         let hasher = opts
             .digest_output
             .then(|| s.spawn(move || hash_pieces(archive, pieces, map)));
-        let copied = parallel::copy_all(input, map, out, &fixed, jobs, &|n| pb.inc(n), &|b| {
-            archive.release(b)
-        });
+        let copied = parallel::copy_all(
+            usize::from(hasher.is_some()),
+            input,
+            map,
+            out,
+            &fixed,
+            jobs,
+            &|n| pb.inc(n),
+            &|b| archive.release(b),
+        );
         let sha256 = match hasher {
             Some(h) => Some(
                 h.join()
