@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Side-by-side timing of a few commands, interleaved: round after round, every command once per
+round (after its --prepare), so drift on a shared machine hits them all alike — which
+hyperfine's consecutive runs of one command, then the next, do not. The first round is a warm-up
+and is not counted. Prints each command's median, quartiles and minimum, and its median as a
+ratio of the first command's.
+
+  scripts/ab.py [-n ROUNDS] [--prepare CMD] NAME=COMMAND [NAME=COMMAND ...]
+
+Example (two builds against cat, inputs re-read into the page cache before each run):
+
+  scripts/ab.py -n 11 --prepare 'rm -f out.tar copy.tar; sync; cat big.tar kept.tar >/dev/null' \\
+      'cat=cat kept.tar > copy.tar' \\
+      'old=./ocislim-old filter big.tar -o out.tar -q --platform linux/amd64,linux/arm64' \\
+      'new=target/release/ocislim filter big.tar -o out.tar -q --platform linux/amd64,linux/arm64'
+
+Commands run with `sh -c`; a command that fails stops the script.
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", "--rounds", type=int, default=9, help="counted rounds (default 9)")
+    ap.add_argument("--prepare", default="", help="shell command run before every timed command")
+    ap.add_argument("commands", nargs="+", metavar="NAME=COMMAND")
+    args = ap.parse_args()
+    cmds = []
+    for c in args.commands:
+        name, sep, cmd = c.partition("=")
+        if not sep or not name or not cmd:
+            ap.error(f"expected NAME=COMMAND, got {c!r}")
+        cmds.append((name, cmd))
+    times = {name: [] for name, _ in cmds}
+    for rnd in range(args.rounds + 1):
+        for name, cmd in cmds:
+            if args.prepare:
+                subprocess.run(args.prepare, shell=True, check=True)
+            t = time.perf_counter()
+            r = subprocess.run(cmd, shell=True)
+            dt = time.perf_counter() - t
+            if r.returncode != 0:
+                print(f"ab: {name} failed (exit {r.returncode}): {cmd}", file=sys.stderr)
+                return 1
+            if rnd:
+                times[name].append(dt)
+    base = statistics.median(times[cmds[0][0]])
+    width = max(len(n) for n, _ in cmds)
+    print(f"{'':{width}}  median      q1      q3     min  ratio to {cmds[0][0]}")
+    for name, _ in cmds:
+        v = sorted(times[name])
+        q1, _, q3 = statistics.quantiles(v, n=4) if len(v) > 1 else (v[0], v[0], v[0])
+        med = statistics.median(v)
+        print(f"{name:{width}}  {med:6.3f}s {q1:6.3f}s {q3:6.3f}s {v[0]:6.3f}s  {med / base:5.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
