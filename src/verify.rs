@@ -10,7 +10,6 @@ use crate::source::{Archive, Loc, MAX_JSON};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 
 /// Hash the bytes at `loc` with `algorithm`'s hasher.
 pub fn hash_loc(
@@ -19,21 +18,7 @@ pub fn hash_loc(
     algorithm: crate::digest::Algorithm,
 ) -> Result<Digest> {
     let mut h = Hasher::new(algorithm);
-    if let Some(bytes) = archive.mapped(loc) {
-        archive.hash_mapped(&mut h, bytes?);
-        return Ok(h.finish());
-    }
-    let mut r = archive.reader(loc)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = r
-            .read(&mut buf)
-            .map_err(|e| Error::io(format!("{}: {}", archive.name, loc.member), e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    archive.hash_into(&mut h, loc)?;
     Ok(h.finish())
 }
 

@@ -12,11 +12,11 @@ use super::tar_writer::{header_bytes, padding, TRAILER};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::select::{Content, Plan};
-use crate::source::{map_range, Archive, Loc};
+use crate::source::{Archive, Loc};
 use crate::verify::check_blob;
 use rayon::prelude::*;
 use std::collections::BTreeSet;
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 /// Where the archive goes.
@@ -181,31 +181,15 @@ fn stream(
     Ok(())
 }
 
-/// Hash the pieces in order, taking the input ranges from `map` (the input file mapped) or else
-/// reading them: the output's sha256 without reading the output back.
-fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>], map: Option<&[u8]>) -> Result<Digest> {
+/// Hash the pieces in order, the input ranges taken from the input (mapped where it can be):
+/// the output's sha256 without reading the output back.
+fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>]) -> Result<Digest> {
     let mut h = Hasher::new(Algorithm::Sha256);
-    let mut buf = Vec::new();
     for p in pieces {
         match p {
             Piece::Bytes(b) => h.update(b),
             Piece::Borrowed(b) => h.update(b),
-            Piece::Input(loc, _) => match map {
-                Some(map) => {
-                    archive.hash_mapped(&mut h, map_range(map, &loc.member, loc.offset, loc.size)?)
-                }
-                None => {
-                    buf.resize(1 << 20, 0);
-                    let mut r = archive.reader(loc)?;
-                    loop {
-                        let n = r.read(&mut buf).map_err(|e| Error::io(&loc.member, e))?;
-                        if n == 0 {
-                            break;
-                        }
-                        h.update(&buf[..n]);
-                    }
-                }
-            },
+            Piece::Input(loc, _) => archive.hash_into(&mut h, loc)?,
         }
     }
     Ok(h.finish())
@@ -314,15 +298,12 @@ fn write_direct(
         })
         .collect();
     let out: &std::fs::File = out;
-    let map = if opts.verify || opts.digest_output {
-        archive.map()
-    } else {
-        None
-    };
+    // Blobs that are hashed are copied from the map (unverified ones are not read twice).
+    let map = if opts.verify { archive.map() } else { None };
     std::thread::scope(|s| -> Result<Written> {
         let hasher = opts
             .digest_output
-            .then(|| s.spawn(move || hash_pieces(archive, pieces, map)));
+            .then(|| s.spawn(|| hash_pieces(archive, pieces)));
         let copied = parallel::copy_all(
             usize::from(hasher.is_some()),
             input,

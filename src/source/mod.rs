@@ -364,11 +364,25 @@ impl Archive {
             .map(|m| map_range(m, &loc.member, loc.offset, loc.size))
     }
 
-    /// Hash `bytes` of the map in windows, releasing each window once hashed.
-    pub fn hash_mapped(&self, h: &mut crate::digest::Hasher, bytes: &[u8]) {
-        for w in bytes.chunks(8 << 20) {
-            h.update(w);
-            self.release(w);
+    /// Feed the bytes of `loc` to `h`: straight from [`Archive::map`] in windows, each released
+    /// once hashed, or else read in 1 MiB pieces.
+    pub fn hash_into(&self, h: &mut crate::digest::Hasher, loc: &Loc) -> Result<()> {
+        let named = |e| Error::io(format!("{}: {}", self.name, loc.member), e);
+        if let Some(bytes) = self.mapped(loc) {
+            for w in bytes?.chunks(8 << 20) {
+                h.update(w);
+                self.release(w);
+            }
+            return Ok(());
+        }
+        let mut r = self.reader(loc)?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = r.read(&mut buf).map_err(named)?;
+            if n == 0 {
+                return Ok(());
+            }
+            h.update(&buf[..n]);
         }
     }
 
