@@ -4,6 +4,9 @@
 use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
 
+#[cfg(target_arch = "x86_64")]
+pub mod sha256x2;
+
 /// A supported digest algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
@@ -105,32 +108,62 @@ impl serde::Serialize for Digest {
     }
 }
 
-/// An incremental hasher for either algorithm.
+/// An incremental hasher for either algorithm. SHA-256 runs on [`sha256x2::Lane`] where the
+/// CPU has the SHA extensions, so that two hashers can advance together on one core
+/// ([`Hasher::update_pair`]); elsewhere on `sha2`.
 #[derive(Clone)]
-pub enum Hasher {
+pub struct Hasher(Inner);
+
+#[derive(Clone)]
+enum Inner {
+    #[cfg(target_arch = "x86_64")]
+    Lane(sha256x2::Lane),
     Sha256(Sha256),
     Sha512(Sha512),
 }
 
 impl Hasher {
     pub fn new(algorithm: Algorithm) -> Hasher {
-        match algorithm {
-            Algorithm::Sha256 => Hasher::Sha256(Sha256::new()),
-            Algorithm::Sha512 => Hasher::Sha512(Sha512::new()),
-        }
+        Hasher(match algorithm {
+            #[cfg(target_arch = "x86_64")]
+            Algorithm::Sha256 => match sha256x2::Lane::new() {
+                Some(lane) => Inner::Lane(lane),
+                None => Inner::Sha256(Sha256::new()),
+            },
+            #[cfg(not(target_arch = "x86_64"))]
+            Algorithm::Sha256 => Inner::Sha256(Sha256::new()),
+            Algorithm::Sha512 => Inner::Sha512(Sha512::new()),
+        })
     }
 
     pub fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
+        match &mut self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Inner::Lane(h) => h.update(data),
+            Inner::Sha256(h) => h.update(data),
+            Inner::Sha512(h) => h.update(data),
+        }
+    }
+
+    /// `a.update(da)` and `b.update(db)`, at once on this core where both can (1.5× the bytes
+    /// per second of one after the other).
+    pub fn update_pair(a: &mut Hasher, da: &[u8], b: &mut Hasher, db: &[u8]) {
+        match (&mut a.0, &mut b.0) {
+            #[cfg(target_arch = "x86_64")]
+            (Inner::Lane(x), Inner::Lane(y)) => sha256x2::update2(x, da, y, db),
+            _ => {
+                a.update(da);
+                b.update(db);
+            }
         }
     }
 
     pub fn finish(self) -> Digest {
-        match self {
-            Hasher::Sha256(h) => Digest::from_bytes(Algorithm::Sha256, &h.finalize()),
-            Hasher::Sha512(h) => Digest::from_bytes(Algorithm::Sha512, &h.finalize()),
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Inner::Lane(h) => Digest::from_bytes(Algorithm::Sha256, &h.finish()),
+            Inner::Sha256(h) => Digest::from_bytes(Algorithm::Sha256, &h.finalize()),
+            Inner::Sha512(h) => Digest::from_bytes(Algorithm::Sha512, &h.finalize()),
         }
     }
 }
