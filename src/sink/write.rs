@@ -181,20 +181,6 @@ fn stream(
     Ok(())
 }
 
-/// Hash the pieces in order, the input ranges taken from the input (mapped where it can be):
-/// the output's sha256 without reading the output back.
-fn hash_pieces(archive: &Archive, pieces: &[Piece<'_>]) -> Result<Digest> {
-    let mut h = Hasher::new(Algorithm::Sha256);
-    for p in pieces {
-        match p {
-            Piece::Bytes(b) => h.update(b),
-            Piece::Borrowed(b) => h.update(b),
-            Piece::Input(loc, _) => archive.hash_into(&mut h, loc)?,
-        }
-    }
-    Ok(h.finish())
-}
-
 /// Write `plan` to `target`.
 pub fn write(
     archive: &Archive,
@@ -253,8 +239,8 @@ pub fn write(
 }
 
 /// Uncompressed tar input to an uncompressed file: every piece goes to its precomputed offset,
-/// blobs copied (and verified) by [`parallel::copy_all`] on every core. The output's sha256,
-/// when asked for, is computed from the input ranges on one more thread (SHA-256 is sequential).
+/// blobs copied (and verified) by [`parallel::copy_all`] on every core, which also hashes the
+/// output as it lays it out (from the input ranges, not reading the output back) when asked.
 fn write_direct(
     archive: &Archive,
     input: &std::fs::File,
@@ -298,32 +284,23 @@ fn write_direct(
         })
         .collect();
     let out: &std::fs::File = out;
-    // Blobs that are hashed are copied from the map (unverified ones are not read twice).
-    let map = if opts.verify { archive.map() } else { None };
-    std::thread::scope(|s| -> Result<Written> {
-        let hasher = opts
-            .digest_output
-            .then(|| s.spawn(|| hash_pieces(archive, pieces)));
-        let copied = parallel::copy_all(
-            usize::from(hasher.is_some()),
-            input,
-            map,
-            out,
-            &fixed,
-            jobs,
-            &|n| pb.inc(n),
-            &|b| archive.release(b),
-        );
-        let sha256 = match hasher {
-            Some(h) => Some(
-                h.join()
-                    .map_err(|_| Error::format("output", "hashing thread failed"))??,
-            ),
-            None => None,
-        };
-        copied?;
-        Ok(Written { bytes: off, sha256 })
-    })
+    // Bytes that are hashed are taken from the map (unverified ones are not read twice).
+    let map = if opts.verify || opts.digest_output {
+        archive.map()
+    } else {
+        None
+    };
+    let sha256 = parallel::copy_all(
+        input,
+        map,
+        out,
+        &fixed,
+        jobs,
+        opts.digest_output,
+        &|n| pb.inc(n),
+        &|b| archive.release(b),
+    )?;
+    Ok(Written { bytes: off, sha256 })
 }
 
 /// Any other input or a compressed output: one ordered stream through user space, the blobs
