@@ -13,8 +13,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::select::{Content, Plan};
 use crate::source::{Archive, Loc};
-use crate::verify::check_blob;
-use rayon::prelude::*;
+use crate::verify::check_blobs;
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -106,9 +105,7 @@ pub fn verify_plan(archive: &Archive, plan: &Plan) -> Result<()> {
             _ => None,
         })
         .collect();
-    blobs
-        .par_iter()
-        .try_for_each(|(loc, d)| check_blob(archive, loc, d))
+    check_blobs(archive, &blobs).into_iter().collect()
 }
 
 /// A writer that hashes what passes through and counts it.

@@ -367,23 +367,58 @@ impl Archive {
     /// Feed the bytes of `loc` to `h`: straight from [`Archive::map`] in windows, each released
     /// once hashed, or else read in 1 MiB pieces.
     pub fn hash_into(&self, h: &mut crate::digest::Hasher, loc: &Loc) -> Result<()> {
-        let named = |e| Error::io(format!("{}: {}", self.name, loc.member), e);
-        if let Some(bytes) = self.mapped(loc) {
-            for w in bytes?.chunks(8 << 20) {
-                h.update(w);
-                self.release(w);
-            }
-            return Ok(());
+        let mut c = self.chunks(loc)?;
+        while let Some(bytes) = c.next()? {
+            h.update(bytes);
         }
-        let mut r = self.reader(loc)?;
-        let mut buf = vec![0u8; 1 << 20];
+        Ok(())
+    }
+
+    /// [`Archive::hash_into`] for two members at once, hashed together on this core where the
+    /// hashers can ([`crate::digest::Hasher::update_pair`]).
+    pub fn hash_pair_into(
+        &self,
+        (ha, la): (&mut crate::digest::Hasher, &Loc),
+        (hb, lb): (&mut crate::digest::Hasher, &Loc),
+    ) -> Result<()> {
+        let (mut ca, mut cb) = (self.chunks(la)?, self.chunks(lb)?);
         loop {
-            let n = r.read(&mut buf).map_err(named)?;
-            if n == 0 {
-                return Ok(());
+            match (ca.next()?, cb.next()?) {
+                (Some(a), Some(b)) => crate::digest::Hasher::update_pair(ha, a, hb, b),
+                (Some(a), None) => {
+                    ha.update(a);
+                    return self.finish_into(ha, &mut ca);
+                }
+                (None, Some(b)) => {
+                    hb.update(b);
+                    return self.finish_into(hb, &mut cb);
+                }
+                (None, None) => return Ok(()),
             }
-            h.update(&buf[..n]);
         }
+    }
+
+    fn finish_into(&self, h: &mut crate::digest::Hasher, c: &mut Chunks<'_>) -> Result<()> {
+        while let Some(bytes) = c.next()? {
+            h.update(bytes);
+        }
+        Ok(())
+    }
+
+    /// The bytes of `loc` a window at a time.
+    fn chunks(&self, loc: &Loc) -> Result<Chunks<'_>> {
+        Ok(match self.mapped(loc) {
+            Some(bytes) => Chunks::Mapped {
+                archive: self,
+                rest: bytes?,
+                last: &[],
+            },
+            None => Chunks::Read {
+                reader: self.reader(loc)?,
+                buf: vec![0u8; 1 << 20],
+                name: format!("{}: {}", self.name, loc.member),
+            },
+        })
     }
 
     /// Done with these bytes of [`Archive::map`]: their pages leave our resident set (they stay
@@ -482,5 +517,48 @@ impl Read for RangeReader<'_> {
         }
         self.pos += n as u64;
         Ok(n)
+    }
+}
+/// A member's bytes a window at a time: mapped windows of 8 MiB, each released once the next is
+/// asked for, or 1 MiB reads into a buffer.
+enum Chunks<'a> {
+    Mapped {
+        archive: &'a Archive,
+        rest: &'a [u8],
+        last: &'a [u8],
+    },
+    Read {
+        reader: Box<dyn Read + Send + 'a>,
+        buf: Vec<u8>,
+        name: String,
+    },
+}
+
+impl Chunks<'_> {
+    fn next(&mut self) -> Result<Option<&[u8]>> {
+        match self {
+            Chunks::Mapped {
+                archive,
+                rest,
+                last,
+            } => {
+                archive.release(last);
+                let n = rest.len().min(8 << 20);
+                let (now, later) = rest.split_at(n);
+                *last = now;
+                *rest = later;
+                Ok((n > 0).then_some(now))
+            }
+            Chunks::Read { reader, buf, name } => {
+                let n = loop {
+                    match reader.read(buf) {
+                        Ok(n) => break n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(Error::io(name.as_str(), e)),
+                    }
+                };
+                Ok((n > 0).then(|| &buf[..n]))
+            }
+        }
     }
 }
