@@ -1123,6 +1123,32 @@ fn huge_json_documents() {
     );
 }
 
+/// A document of millions of tiny values would cost 16 times its size once parsed: refused
+/// (index.json, a manifest blob, a legacy manifest.json), with the member named.
+#[test]
+fn json_of_too_many_values() {
+    let tiny = |prefix: &str| format!("{prefix}[{}0]}}", "0,".repeat(3 << 20)).into_bytes();
+    let index = tiny(r#"{"schemaVersion":2,"manifests":[],"x":"#);
+    let c = Case::of(&[
+        file("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]),
+        file("index.json", index),
+    ]);
+    all_fail(c.p(), "index.json: document too complex");
+    let manifest = tiny(r#"{"schemaVersion":2,"x":"#);
+    let name = blob_name(&manifest);
+    let c = Case::of(
+        &[
+            layout_head(&[desc(OCI_MANIFEST, &manifest)]),
+            vec![file(&name, manifest.clone())],
+        ]
+        .concat(),
+    );
+    all_fail(c.p(), &format!("{name}: document too complex"));
+    let entry = r#"{"Config":"c","RepoTags":[],"Layers":[]},"#.repeat(1 << 19);
+    let c = Case::of(&[file("manifest.json", format!("[{entry}{{}}]"))]);
+    all_fail(c.p(), "manifest.json: document too complex");
+}
+
 #[test]
 fn deeply_nested_json() {
     let img = Image::new();

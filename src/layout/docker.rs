@@ -29,5 +29,6 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 
 /// Parse `manifest.json`.
 pub fn parse_manifest_json(bytes: &[u8]) -> Result<Vec<DockerEntry>> {
+    super::docs::check_complexity(bytes, "manifest.json")?;
     serde_json::from_slice(bytes).map_err(|e| Error::json("manifest.json", e))
 }

@@ -107,9 +107,56 @@ impl Descriptor {
     }
 }
 
-/// Parse bytes as a JSON value (serde_json limits nesting depth, so deep input is an error).
+/// The most JSON values a document may hold. Parsed, each costs 32 bytes or more (more in
+/// objects), so a document of tiny values (`[0,0,0,…]`) would cost 16 times its size in memory;
+/// real indexes of thousands of images hold a few hundred thousand.
+pub const MAX_JSON_VALUES: usize = 1 << 19;
+
+/// Parse bytes as a JSON value (serde_json limits nesting depth, so deep input is an error;
+/// a document of more than [`MAX_JSON_VALUES`] values is one too).
 pub fn parse_json(bytes: &[u8], member: &str) -> Result<Value> {
+    check_complexity(bytes, member)?;
     serde_json::from_slice(bytes).map_err(|e| Error::json(member, e))
+}
+
+/// Refuse a document of more than [`MAX_JSON_VALUES`] values, before parsing it.
+pub fn check_complexity(bytes: &[u8], member: &str) -> Result<()> {
+    if too_many_values(bytes) {
+        return Err(Error::format(
+            member,
+            format!("document too complex (more than {MAX_JSON_VALUES} JSON values)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `bytes` holds more than [`MAX_JSON_VALUES`] values, counted from the commas and
+/// opening brackets outside strings (an upper bound for valid JSON; invalid JSON is refused by
+/// the parser anyway).
+fn too_many_values(bytes: &[u8]) -> bool {
+    let (mut values, mut in_string, mut escaped) = (1usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b',' | b'[' | b'{' => {
+                values += 1;
+                if values > MAX_JSON_VALUES {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Parse `manifests` of an index document into descriptors.
@@ -210,4 +257,25 @@ pub fn config_platform(doc: &Value) -> Option<Platform> {
         os_version: s("os.version").filter(|v| !v.is_empty()),
         os_features,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_counted_outside_strings_only() {
+        let n = MAX_JSON_VALUES;
+        // n values: at the limit, accepted.
+        let at = format!("[{}0]", "0,".repeat(n - 2));
+        assert!(!too_many_values(at.as_bytes()));
+        assert!(parse_json(at.as_bytes(), "m").is_ok());
+        let over = format!("[{}0]", "0,".repeat(n));
+        let e = parse_json(over.as_bytes(), "m").unwrap_err().to_string();
+        assert!(e.contains("m: ") && e.contains("too complex"), "{e}");
+        // Commas and brackets inside strings (escaped quotes too) do not count.
+        let s = format!(r#"{{"a":"{}\",[{{"}}"#, ",[{".repeat(n));
+        assert!(!too_many_values(s.as_bytes()));
+        assert!(parse_json(s.as_bytes(), "m").is_ok());
+    }
 }
