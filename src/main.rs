@@ -7,6 +7,12 @@ use cli::{Cli, Command};
 use std::io::Write;
 use std::process::ExitCode;
 
+/// mimalloc rather than the system allocator: building (and freeing) the graph of a large
+/// archive is mostly small allocations, and `ls` of an archive of 1,500 images (99,000 members)
+/// takes 0.82 s instead of 1.24 s with it. The copy's hot path does not allocate.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
