@@ -1049,6 +1049,31 @@ mod tests {
         assert!(run(&c, false, false, Some(4)).is_ok());
     }
 
+    /// sha512 blobs cannot be hashed two at a time: they are hashed alone, beside sha256 ones.
+    #[test]
+    fn sha512_blobs_are_verified_beside_sha256_ones() {
+        let sha512 = |b: &[u8]| {
+            let mut h = Hasher::new(Algorithm::Sha512);
+            h.update(b);
+            h.finish()
+        };
+        let mut c = case(512);
+        for i in [2, 5] {
+            let (o, n) = (c.blobs[i].0 as usize, c.blobs[i].2 as usize);
+            c.blobs[i].3 = sha512(&c.data[o..o + n]);
+        }
+        let want = expected(&c);
+        for map in [true, false] {
+            assert!(run(&c, true, map, None).unwrap() == want, "map {map}");
+        }
+        let wrong = sha512(b"something else");
+        c.blobs[5].3 = wrong.clone();
+        match run(&c, true, true, None) {
+            Err(Error::DigestMismatch { digest, .. }) => assert_eq!(digest, wrong.to_string()),
+            r => panic!("unexpected {:?}", r.map(|b| b.len())),
+        }
+    }
+
     #[test]
     fn a_range_past_the_end_of_the_input_is_an_error() {
         let c = case(0);
