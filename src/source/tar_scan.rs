@@ -13,7 +13,23 @@ use std::fs::File;
 /// runs past the end of the file (a truncated tar).
 pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
     let len = file.metadata().map_err(|e| Error::io(name, e))?.len();
-    let mut archive = tar::Archive::new(file);
+    // Headers are read from a memory map where the file can be mapped: reading them with a
+    // read and a seek per member cost two system calls each (99,000 members: 0.3 s of `ls`).
+    // SAFETY: the map is only read, within the file's length, while this function runs; as with
+    // the copy, another process truncating the input meanwhile would stop us with SIGBUS.
+    match unsafe { memmap2::Mmap::map(file) } {
+        Ok(map) => scan_from(std::io::Cursor::new(&map[..]), len, name),
+        // Empty files and files that cannot be mapped.
+        Err(_) => scan_from(file, len, name),
+    }
+}
+
+fn scan_from<R: std::io::Read + std::io::Seek>(
+    input: R,
+    len: u64,
+    name: &str,
+) -> Result<BTreeMap<String, Member>> {
+    let mut archive = tar::Archive::new(input);
     let entries = archive
         .entries_with_seek()
         .map_err(|e| Error::Tar(format!("{name}: {e}")))?;
@@ -94,4 +110,51 @@ pub(super) fn describe<R: std::io::Read>(
         MemberKind::Other
     };
     Ok((raw, member_name, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Seek, Write};
+
+    fn rewound(mut f: &File) -> &File {
+        f.rewind().unwrap();
+        f
+    }
+
+    /// Scanning from the map and with reads and seeks (files that cannot be mapped) agree, and
+    /// both refuse a truncated tar.
+    #[test]
+    fn mapped_and_read_scans_agree() {
+        let mut b = tar::Builder::new(Vec::new());
+        for (i, n) in [0usize, 1, 512, 70_000].into_iter().enumerate() {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(n as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, format!("d/m{i}"), &vec![7u8; n][..])
+                .unwrap();
+        }
+        let bytes = b.into_inner().unwrap();
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(&bytes).unwrap();
+        let len = bytes.len() as u64;
+        let mapped = scan(f.as_file(), "a.tar").unwrap();
+        let read = scan_from(rewound(f.as_file()), len, "a.tar").unwrap();
+        let view = |m: &BTreeMap<String, Member>| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.kind.clone(), v.offset, v.size))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(view(&mapped), view(&read));
+        assert_eq!(mapped.len(), 4, "{:?}", view(&mapped));
+        // Cut inside the last member's content.
+        f.as_file().set_len(len - 1024 - 600).unwrap();
+        for r in [
+            scan(f.as_file(), "a.tar"),
+            scan_from(rewound(f.as_file()), len - 1624, "a.tar"),
+        ] {
+            let e = r.unwrap_err().to_string();
+            assert!(e.contains("a.tar: truncated: member d/m3"), "{e}");
+        }
+    }
 }
