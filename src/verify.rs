@@ -85,7 +85,8 @@ fn check_pair(
     (compare(da, ha.finish()), compare(db, hb.finish()))
 }
 
-fn compare(expected: &Digest, actual: Digest) -> Result<()> {
+/// `Ok` if `actual` is `expected`, else the mismatch naming both.
+pub fn compare(expected: &Digest, actual: Digest) -> Result<()> {
     if &actual != expected {
         return Err(Error::DigestMismatch {
             digest: expected.to_string(),

@@ -367,11 +367,7 @@ impl Archive {
     /// Feed the bytes of `loc` to `h`: straight from [`Archive::map`] in windows, each released
     /// once hashed, or else read in 1 MiB pieces.
     pub fn hash_into(&self, h: &mut crate::digest::Hasher, loc: &Loc) -> Result<()> {
-        let mut c = self.chunks(loc)?;
-        while let Some(bytes) = c.next()? {
-            h.update(bytes);
-        }
-        Ok(())
+        self.chunks(loc)?.hash_rest(h)
     }
 
     /// [`Archive::hash_into`] for two members at once, hashed together on this core where the
@@ -387,22 +383,15 @@ impl Archive {
                 (Some(a), Some(b)) => crate::digest::Hasher::update_pair(ha, a, hb, b),
                 (Some(a), None) => {
                     ha.update(a);
-                    return self.finish_into(ha, &mut ca);
+                    return ca.hash_rest(ha);
                 }
                 (None, Some(b)) => {
                     hb.update(b);
-                    return self.finish_into(hb, &mut cb);
+                    return cb.hash_rest(hb);
                 }
                 (None, None) => return Ok(()),
             }
         }
-    }
-
-    fn finish_into(&self, h: &mut crate::digest::Hasher, c: &mut Chunks<'_>) -> Result<()> {
-        while let Some(bytes) = c.next()? {
-            h.update(bytes);
-        }
-        Ok(())
     }
 
     /// The bytes of `loc` a window at a time.
@@ -519,6 +508,7 @@ impl Read for RangeReader<'_> {
         Ok(n)
     }
 }
+
 /// A member's bytes a window at a time: mapped windows of 8 MiB, each released once the next is
 /// asked for, or 1 MiB reads into a buffer.
 enum Chunks<'a> {
@@ -535,6 +525,14 @@ enum Chunks<'a> {
 }
 
 impl Chunks<'_> {
+    /// Feed every window left to `h`.
+    fn hash_rest(&mut self, h: &mut crate::digest::Hasher) -> Result<()> {
+        while let Some(bytes) = self.next()? {
+            h.update(bytes);
+        }
+        Ok(())
+    }
+
     fn next(&mut self) -> Result<Option<&[u8]>> {
         match self {
             Chunks::Mapped {
