@@ -105,7 +105,14 @@ pub struct Image {
 /// The whole content graph of one archive.
 #[derive(Debug)]
 pub struct Graph {
+    /// The archive read (for a union of several inputs, the first; see [`Graph::more`]).
     pub archive: Archive,
+    /// The other inputs of a union (input `i` ≥ 1 is `more[i - 1]`); empty for one archive.
+    pub more: Vec<Archive>,
+    /// Documents made here rather than read (a union's new indexes, converted manifests).
+    pub made: HashMap<Digest, Vec<u8>>,
+    /// `index.json` when made here rather than read.
+    pub made_index_json: Option<Vec<u8>>,
     pub format: Format,
     /// Blobs present under `blobs/<alg>/<hex>`.
     pub blobs: BTreeMap<Digest, Loc>,
@@ -157,6 +164,9 @@ impl Graph {
         let mut g = Graph {
             blobs: collect_blobs(&archive)?,
             archive,
+            more: Vec::new(),
+            made: HashMap::new(),
+            made_index_json: None,
             format,
             docs: HashMap::new(),
             index_json: None,
@@ -207,11 +217,35 @@ impl Graph {
         }
     }
 
+    /// Every input, in order: `Loc::input` indexes this.
+    pub fn inputs(&self) -> Vec<&Archive> {
+        std::iter::once(&self.archive).chain(&self.more).collect()
+    }
+
+    /// The input `loc` is in.
+    pub fn input_of(&self, loc: &Loc) -> &Archive {
+        match loc.input {
+            0 => &self.archive,
+            i => self.more.get(i - 1).unwrap_or(&self.archive),
+        }
+    }
+
+    /// The bytes of `index.json`: made here, or the input's own.
+    pub fn index_json_bytes(&self) -> Result<Vec<u8>> {
+        match &self.made_index_json {
+            Some(b) => Ok(b.clone()),
+            None => self.read_member_bytes("index.json"),
+        }
+    }
+
     /// Read and parse the JSON blob `d`, if present.
-    fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
+    pub fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
+        if let Some(b) = self.made.get(d) {
+            return Ok(Some(parse_json(b, &d.blob_path())?));
+        }
         match self.blobs.get(d) {
             Some(loc) => {
-                let bytes = self.archive.read_small(loc, MAX_JSON)?;
+                let bytes = self.input_of(loc).read_small(loc, MAX_JSON)?;
                 Ok(Some(parse_json(&bytes, &d.blob_path())?))
             }
             None => Ok(None),
@@ -278,9 +312,9 @@ impl Graph {
         Ok(())
     }
 
-    /// Whether blob `d` is present.
+    /// Whether blob `d` is present (read or made).
     pub fn has_blob(&self, d: &Digest) -> bool {
-        self.blobs.contains_key(d)
+        self.blobs.contains_key(d) || self.made.contains_key(d)
     }
 
     /// The manifest document of `d`, if present and parsed.
@@ -331,9 +365,19 @@ impl Graph {
     }
 
     fn add_blob(&self, d: &Descriptor, out: &mut BTreeMap<Digest, (u64, bool)>) {
-        let present = self.blobs.get(&d.digest);
-        let size = present.map_or(d.size, |l| l.size);
-        out.insert(d.digest.clone(), (size, present.is_some()));
+        let present = self.blob_size(&d.digest);
+        out.insert(
+            d.digest.clone(),
+            (present.unwrap_or(d.size), present.is_some()),
+        );
+    }
+
+    /// The size of blob `d`, if present (read or made).
+    pub fn blob_size(&self, d: &Digest) -> Option<u64> {
+        match self.blobs.get(d) {
+            Some(l) => Some(l.size),
+            None => self.made.get(d).map(|b| b.len() as u64),
+        }
     }
 
     /// The platform of a manifest descriptor: the descriptor's, else its config's.
@@ -400,7 +444,7 @@ impl Graph {
             .map(|s| s.digest.clone())
     }
 
-    fn build_images(&mut self) -> Result<()> {
+    pub fn build_images(&mut self) -> Result<()> {
         // Top-level referrers whose subject is some image's manifest are not images.
         let mut all_manifests = BTreeSet::new();
         let mut walked = HashSet::new();
@@ -481,11 +525,7 @@ impl Graph {
             let mut indexes = Vec::new();
             self.collect_indexes(&r.digest, &mut indexes, &mut HashSet::new());
             for d in indexes {
-                let present = self.blobs.get(&d.digest);
-                image_blobs.insert(
-                    d.digest.clone(),
-                    (present.map_or(d.size, |l| l.size), present.is_some()),
-                );
+                self.add_blob(&d, &mut image_blobs);
             }
             if !ms.contains(r) && self.index(&r.digest).is_some() {
                 self.add_blob(r, &mut image_blobs);

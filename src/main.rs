@@ -135,7 +135,7 @@ mod commands {
     }
 
     pub fn filter(a: cli::FilterArgs) -> Result<()> {
-        use ocislim::select::{FilterOptions, OutputFormat};
+        use ocislim::plan::{FilterOptions, OutputFormat};
         use ocislim::sink::write::{Target, WriteOptions};
         use ocislim::sink::OutCompression;
         let docker_platform = match &a.docker_platform {

@@ -2,8 +2,8 @@
 //! filtering once (byte for byte), the output always verifies, kept manifest digests never
 //! change, and random bytes never make ocislim panic.
 
+use ocislim::plan::FilterOptions;
 use ocislim::platform::Platform;
-use ocislim::select::FilterOptions;
 use ocislim::sink::write::{Target, WriteOptions};
 use ocislim::sink::OutCompression;
 use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};

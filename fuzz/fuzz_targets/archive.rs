@@ -9,7 +9,8 @@ mod scratch;
 use libfuzzer_sys::fuzz_target;
 use ocislim::platform::{Matcher, Platform};
 use ocislim::report::ls::{self, LsOptions};
-use ocislim::select::{self, FilterOptions, OutputFormat};
+use ocislim::ops;
+use ocislim::plan::{FilterOptions, OutputFormat};
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch::write(data);
@@ -57,7 +58,7 @@ fuzz_target!(|data: &[u8]| {
             ..FilterOptions::default()
         },
     ] {
-        if let Ok(plan) = select::plan(&g, &opts) {
+        if let Ok(plan) = ops::filter::plan(&g, &opts) {
             let _ = ocislim::sink::write::planned_size(&plan);
         }
     }

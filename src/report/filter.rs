@@ -2,7 +2,7 @@
 //! output's sha256 — as text for stderr or JSON for stdout.
 
 use super::size::human;
-use crate::select::ImageReport;
+use crate::plan::ImageReport;
 use serde::Serialize;
 
 /// The outcome of `filter`.

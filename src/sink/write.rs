@@ -11,7 +11,7 @@ use super::parallel;
 use super::tar_writer::{header_bytes, padding, TRAILER};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
-use crate::select::{Content, Plan};
+use crate::plan::{Content, Plan};
 use crate::source::{Archive, Loc};
 use crate::verify::check_blobs;
 use std::collections::BTreeSet;
@@ -92,20 +92,45 @@ fn layout(plan: &Plan) -> Result<Vec<Piece<'_>>> {
     Ok(pieces)
 }
 
-/// Verify every input blob of the plan against its digest, in parallel.
-pub fn verify_plan(archive: &Archive, plan: &Plan) -> Result<()> {
-    let blobs: Vec<(&Loc, &Digest)> = plan
-        .members
-        .values()
-        .filter_map(|c| match c {
-            Content::Input {
-                loc,
-                digest: Some(d),
-            } => Some((loc, d)),
-            _ => None,
-        })
-        .collect();
-    check_blobs(archive, &blobs).into_iter().collect()
+/// Verify every input blob of the plan against its digest, in parallel, input by input.
+pub fn verify_plan(inputs: &[&Archive], plan: &Plan) -> Result<()> {
+    for (i, archive) in inputs.iter().enumerate() {
+        let blobs: Vec<(&Loc, &Digest)> = plan
+            .members
+            .values()
+            .filter_map(|c| match c {
+                Content::Input {
+                    loc,
+                    digest: Some(d),
+                } if loc.input == i => Some((loc, d)),
+                _ => None,
+            })
+            .collect();
+        check_blobs(archive, &blobs)
+            .into_iter()
+            .collect::<Result<()>>()?;
+    }
+    Ok(())
+}
+
+/// The input `loc` is in.
+fn input_of<'a>(inputs: &[&'a Archive], loc: &Loc) -> Result<&'a Archive> {
+    inputs
+        .get(loc.input)
+        .copied()
+        .ok_or_else(|| Error::format(&loc.member, "no such input"))
+}
+
+/// The one tar file every input range of the plan comes from, if there is one: the parallel
+/// copy reads from a single file.
+fn single_tar<'a>(inputs: &[&'a Archive], plan: &Plan) -> Option<&'a Archive> {
+    let used = plan.inputs();
+    match (used.len(), used.first()) {
+        (0, _) => inputs.first().copied(),
+        (1, Some(&i)) => inputs.get(i).copied(),
+        _ => None,
+    }
+    .filter(|a| a.tar_file().is_some())
 }
 
 /// A writer that hashes what passes through and counts it.
@@ -153,7 +178,7 @@ fn total_len(pieces: &[Piece<'_>]) -> u64 {
 
 /// Write the pieces to `out` through user space (compressed output, stdout, directory input).
 fn stream(
-    archive: &Archive,
+    inputs: &[&Archive],
     pieces: &[Piece<'_>],
     out: &mut dyn Write,
     pb: &indicatif::ProgressBar,
@@ -163,13 +188,16 @@ fn stream(
         match p {
             Piece::Bytes(b) => out.write_all(b).map_err(werr)?,
             Piece::Borrowed(b) => out.write_all(b).map_err(werr)?,
-            Piece::Input(loc, _) => match archive.tar_file() {
-                Some(f) => copy::copy_range_rw(f, loc.offset, loc.size, out).map_err(werr)?,
-                None => {
-                    let mut r = archive.reader(loc)?;
-                    io::copy(&mut r, out).map_err(werr)?;
+            Piece::Input(loc, _) => {
+                let archive = input_of(inputs, loc)?;
+                match archive.tar_file() {
+                    Some(f) => copy::copy_range_rw(f, loc.offset, loc.size, out).map_err(werr)?,
+                    None => {
+                        let mut r = archive.reader(loc)?;
+                        io::copy(&mut r, out).map_err(werr)?;
+                    }
                 }
-            },
+            }
         }
         if let Piece::Input(l, _) = p {
             pb.inc(l.size);
@@ -178,9 +206,9 @@ fn stream(
     Ok(())
 }
 
-/// Write `plan` to `target`.
+/// Write `plan`, whose input ranges are in `inputs` (by [`Loc::input`]), to `target`.
 pub fn write(
-    archive: &Archive,
+    inputs: &[&Archive],
     plan: &Plan,
     target: &Target,
     opts: &WriteOptions,
@@ -197,7 +225,7 @@ pub fn write(
             }
             // Nothing can be taken back once streamed: verify first.
             if opts.verify {
-                verify_plan(archive, plan)?;
+                verify_plan(inputs, plan)?;
             }
             let mut hw = Hashing {
                 inner: io::BufWriter::with_capacity(1 << 20, stdout.lock()),
@@ -207,7 +235,7 @@ pub fn write(
             {
                 let mut c = compress::wrap(&mut hw, opts.compression)
                     .map_err(|e| Error::io("stdout", e))?;
-                stream(archive, &pieces, &mut c, &pb).map_err(|e| relabel(e, "stdout"))?;
+                stream(inputs, &pieces, &mut c, &pb).map_err(|e| relabel(e, "stdout"))?;
                 c.finish().map_err(|e| Error::io("stdout", e))?;
             }
             hw.flush().map_err(|e| Error::io("stdout", e))?;
@@ -219,14 +247,13 @@ pub fn write(
         Target::File(path) => {
             let name = path.display().to_string();
             let mut af = AtomicFile::create(path)?;
-            let written = match archive.tar_file() {
-                Some(input) if opts.compression == OutCompression::None => {
-                    write_direct(archive, input, &pieces, af.file(), opts, &pb)
-                        .map_err(|e| relabel(e, &name))?
-                }
-                _ => write_streamed(archive, plan, &pieces, af.file(), opts, &pb)
-                    .map_err(|e| relabel(e, &name))?,
-            };
+            let direct =
+                single_tar(inputs, plan).filter(|_| opts.compression == OutCompression::None);
+            let written = match direct {
+                Some(archive) => write_direct(archive, &pieces, af.file(), opts, &pb),
+                None => write_streamed(inputs, plan, &pieces, af.file(), opts, &pb),
+            }
+            .map_err(|e| relabel(e, &name))?;
             af.commit()?;
             Ok(written)
         }
@@ -240,7 +267,6 @@ pub fn write(
 /// output as it lays it out (from the input ranges, not reading the output back) when asked.
 fn write_direct(
     archive: &Archive,
-    input: &std::fs::File,
     pieces: &[Piece<'_>],
     out: &mut std::fs::File,
     opts: &WriteOptions,
@@ -287,6 +313,9 @@ fn write_direct(
     } else {
         None
     };
+    let Some(input) = archive.tar_file() else {
+        return Err(Error::format(&archive.name, "not a tar file"));
+    };
     let sha256 = parallel::copy_all(
         input,
         map,
@@ -303,7 +332,7 @@ fn write_direct(
 /// Any other input or a compressed output: one ordered stream through user space, the blobs
 /// verified on another thread meanwhile.
 fn write_streamed(
-    archive: &Archive,
+    inputs: &[&Archive],
     plan: &Plan,
     pieces: &[Piece<'_>],
     out: &mut std::fs::File,
@@ -311,7 +340,7 @@ fn write_streamed(
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
     std::thread::scope(|s| -> Result<Written> {
-        let verifier = opts.verify.then(|| s.spawn(|| verify_plan(archive, plan)));
+        let verifier = opts.verify.then(|| s.spawn(|| verify_plan(inputs, plan)));
         let mut hw = Hashing {
             inner: io::BufWriter::with_capacity(1 << 20, out),
             hasher: Hasher::new(Algorithm::Sha256),
@@ -320,7 +349,7 @@ fn write_streamed(
         let werr = |e: io::Error| Error::io("output", e);
         {
             let mut c = compress::wrap(&mut hw, opts.compression).map_err(werr)?;
-            stream(archive, pieces, &mut c, pb)?;
+            stream(inputs, pieces, &mut c, pb)?;
             c.finish().map_err(werr)?;
         }
         hw.flush().map_err(werr)?;

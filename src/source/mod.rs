@@ -49,6 +49,8 @@ pub struct Loc {
     pub member: String,
     pub offset: u64,
     pub size: u64,
+    /// Which input of a union holds it (see `Graph::inputs`); 0 for a single archive.
+    pub input: usize,
 }
 
 /// The bytes behind the members.
@@ -277,6 +279,7 @@ impl Archive {
                         member: current,
                         offset: m.offset,
                         size: m.size,
+                        input: 0,
                     }))
                 }
                 MemberKind::Symlink(target) => {

@@ -1,0 +1,4 @@
+//! The verbs that write archives, one file each: each turns graphs into a [`crate::plan::Plan`]
+//! (composing the steps of `plan/`), has the sink write it, and returns the verb's report.
+
+pub mod filter;

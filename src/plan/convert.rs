@@ -1,0 +1,262 @@
+//! Legacy `docker save` images (docs/formats.md, "Legacy docker save"): written back in their own
+//! layout with links resolved, or converted into an OCI layout — one OCI manifest per image over
+//! its uncompressed `layer.tar` layers (named by the config's diff IDs), one `index.json` root per
+//! RepoTag, as Docker 25+ writes them.
+
+use super::select::Selection;
+use super::{serialize, Content, Plan, OCI_LAYOUT};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graph::{Format, Graph};
+use crate::layout::docker::DockerEntry;
+use crate::layout::docs::{parse_json, ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX, OCI_MANIFEST};
+use crate::layout::legacy::LegacyImage;
+use crate::reference::{full_name, split_tag};
+use crate::source::{paths, Loc, MAX_JSON};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Media type of the uncompressed layers a `layer.tar` becomes.
+const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+/// Media type of the config in a converted manifest.
+const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+
+/// Filter a legacy archive entry by entry, writing the same layout back with links resolved.
+pub fn legacy_plan(g: &Graph, sel: Selection) -> Result<Plan> {
+    let mut members = BTreeMap::new();
+    let mut entries = Vec::new();
+    let mut tags = BTreeSet::new();
+    for &ii in &sel.kept_images {
+        let l = &g.legacy[ii];
+        entries.push(l.entry.clone());
+        tags.extend(l.entry.repo_tags.iter().cloned());
+        for (p, loc, digest) in legacy_members(g, l) {
+            let name = paths::normalize(&p, "manifest.json")?;
+            if let Some(loc) = loc {
+                members.insert(name, Content::Input { loc, digest });
+            }
+        }
+    }
+    members.insert(
+        "manifest.json".into(),
+        Content::Bytes(serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?),
+    );
+    if let Some(r) = &g.repositories {
+        members.insert(
+            "repositories".into(),
+            Content::Bytes(serialize(&kept_repositories(r, &tags), "repositories")?),
+        );
+    }
+    Ok(Plan {
+        members,
+        images: sel.images,
+        notes: sel.notes,
+        format: Format::DockerLegacy,
+    })
+}
+
+/// The files of one legacy image: its config, its layers and their `json`/`VERSION` siblings
+/// (path, location when present, digest to check).
+fn legacy_members(g: &Graph, l: &LegacyImage) -> Vec<(String, Option<Loc>, Option<Digest>)> {
+    let mut paths = vec![(l.entry.config.clone(), l.config.clone(), l.id.clone())];
+    for (p, loc) in &l.layers {
+        paths.push((p.clone(), loc.clone(), None));
+        if let Some((dir, _)) = p.rsplit_once('/') {
+            for sib in ["json", "VERSION"] {
+                let s = format!("{dir}/{sib}");
+                if let Ok(Some(loc)) = g.archive.resolve(&s) {
+                    paths.push((s, Some(loc), None));
+                }
+            }
+        }
+    }
+    paths
+}
+
+/// `repositories` with only the kept `repo:tag`s.
+fn kept_repositories(r: &Value, tags: &BTreeSet<String>) -> Value {
+    let mut out = serde_json::Map::new();
+    for (repo, t) in r.as_object().into_iter().flatten() {
+        let keep: serde_json::Map<String, Value> = t
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(tag, _)| tags.contains(&format!("{repo}:{tag}")))
+            .map(|(tag, id)| (tag.clone(), id.clone()))
+            .collect();
+        if !keep.is_empty() {
+            out.insert(repo.clone(), Value::Object(keep));
+        }
+    }
+    Value::Object(out)
+}
+
+/// A legacy image as an OCI image.
+pub struct Converted {
+    /// The OCI manifest made for it, and its digest.
+    pub manifest: Vec<u8>,
+    pub digest: Digest,
+    /// The config (by image ID) and the layers (by diff ID), where the input holds them.
+    pub blobs: Vec<(Digest, Loc)>,
+    pub diff_ids: Vec<Digest>,
+    /// The image's platform as a descriptor's `platform` object (empty when unknown).
+    pub platform: serde_json::Map<String, Value>,
+}
+
+impl Converted {
+    /// A descriptor of the manifest, with `annotations` unless null.
+    pub fn descriptor(&self, annotations: Value) -> Value {
+        let mut d = json!({"mediaType": OCI_MANIFEST, "digest": self.digest.to_string(), "size": self.manifest.len()});
+        if !self.platform.is_empty() {
+            d["platform"] = Value::Object(self.platform.clone());
+        }
+        if !annotations.is_null() {
+            d["annotations"] = annotations;
+        }
+        d
+    }
+}
+
+/// Convert legacy image `l` of `g`; `None` when its config is absent.
+pub fn to_oci(g: &Graph, l: &LegacyImage) -> Result<Option<Converted>> {
+    let (Some(cfg), Some(id)) = (&l.config, &l.id) else {
+        return Ok(None);
+    };
+    let config = parse_json(&g.archive.read_small(cfg, MAX_JSON)?, &l.entry.config)?;
+    let diff_ids = diff_ids(&config, &l.entry.config)?;
+    if diff_ids.len() != l.layers.len() {
+        return Err(Error::format(
+            &l.entry.config,
+            format!(
+                "{} layers in manifest.json, {} diff_ids in the config",
+                l.layers.len(),
+                diff_ids.len()
+            ),
+        ));
+    }
+    let mut blobs = vec![(id.clone(), cfg.clone())];
+    let mut layers = Vec::new();
+    for ((path, loc), diff) in l.layers.iter().zip(&diff_ids) {
+        let Some(loc) = loc else {
+            return Err(Error::Missing(format!(
+                "{}: layer {path} is missing",
+                l.entry.config
+            )));
+        };
+        blobs.push((diff.clone(), loc.clone()));
+        layers.push(
+            json!({"mediaType": OCI_LAYER_TAR, "digest": diff.to_string(), "size": loc.size}),
+        );
+    }
+    let manifest = serialize(
+        &json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": id.to_string(), "size": cfg.size},
+            "layers": layers,
+        }),
+        &l.entry.config,
+    )?;
+    let platform = match l.platform.as_ref().map(serde_json::to_value) {
+        Some(Ok(Value::Object(o))) => o,
+        _ => Default::default(),
+    };
+    Ok(Some(Converted {
+        digest: Digest::sha256_of(&manifest),
+        manifest,
+        blobs,
+        diff_ids,
+        platform,
+    }))
+}
+
+/// The config's `rootfs.diff_ids`.
+fn diff_ids(config: &Value, member: &str) -> Result<Vec<Digest>> {
+    config
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(Digest::parse)
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .transpose()
+        .map_err(|e| Error::format(member, e))
+        .map(Option::unwrap_or_default)
+}
+
+/// The annotations of a root named by RepoTag `t`, as Docker 25+ writes them.
+pub fn name_annotations(t: &str) -> Value {
+    let tag = split_tag(t).map_or("latest", |x| x.1);
+    json!({ANN_CONTAINERD_NAME: full_name(t), ANN_REF_NAME: tag})
+}
+
+/// Convert the kept legacy images of `g` into an OCI layout, plus Docker's `manifest.json` and
+/// `repositories` when `out_format` is [`Format::Docker`].
+pub fn legacy_to_oci_plan(g: &Graph, mut sel: Selection, out_format: Format) -> Result<Plan> {
+    let mut members = BTreeMap::new();
+    let mut roots = Vec::new();
+    let mut entries = Vec::new();
+    for &ii in &sel.kept_images {
+        let l = &g.legacy[ii];
+        let Some(c) = to_oci(g, l)? else {
+            continue;
+        };
+        for (d, loc) in &c.blobs {
+            members.insert(
+                d.blob_path(),
+                Content::Input {
+                    loc: loc.clone(),
+                    digest: Some(d.clone()),
+                },
+            );
+        }
+        if l.entry.repo_tags.is_empty() {
+            roots.push(c.descriptor(Value::Null));
+        }
+        roots.extend(
+            l.entry
+                .repo_tags
+                .iter()
+                .map(|t| c.descriptor(name_annotations(t))),
+        );
+        if let Some(r) = sel.images.get_mut(ii) {
+            r.new_digest = Some(c.digest.to_string());
+        }
+        entries.push(DockerEntry {
+            config: c.blobs[0].0.blob_path(),
+            repo_tags: l.entry.repo_tags.clone(),
+            layers: c.diff_ids.iter().map(Digest::blob_path).collect(),
+            layer_sources: None,
+            parent: None,
+        });
+        members.insert(c.digest.blob_path(), Content::Bytes(c.manifest));
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": roots});
+    members.insert(
+        "index.json".into(),
+        Content::Bytes(serialize(&index, "index.json")?),
+    );
+    members.insert("oci-layout".into(), Content::Bytes(OCI_LAYOUT.to_vec()));
+    if out_format == Format::Docker {
+        members.insert(
+            "manifest.json".into(),
+            Content::Bytes(
+                serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?,
+            ),
+        );
+        if let Some(r) = &g.repositories {
+            members.insert(
+                "repositories".into(),
+                Content::Bytes(serialize(r, "repositories")?),
+            );
+        }
+    }
+    Ok(Plan {
+        members,
+        images: sel.images,
+        notes: sel.notes,
+        format: out_format,
+    })
+}

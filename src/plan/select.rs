@@ -1,0 +1,141 @@
+//! Choosing what to keep (docs/formats.md, "Filtering"): matching every platform manifest against
+//! the `--platform` and `--exclude` selectors, checking that each selector matched something,
+//! and dropping (`--skip-missing`) or refusing (exit 4) selected platforms whose content is not
+//! all there. Attestations and referrers are decided later, with their subject.
+
+use super::{FilterOptions, ImageReport};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, PlatformManifest, Status};
+use crate::layout::docs::Descriptor;
+use crate::platform::{Matcher, Platform};
+use crate::reference::display_name;
+use std::collections::BTreeSet;
+
+/// What [`select`] decided.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    /// Digests of the kept platform manifests.
+    pub kept: BTreeSet<Digest>,
+    /// Positions in `Graph::images` of the images that keep at least one platform.
+    pub kept_images: Vec<usize>,
+    /// One report per image of the graph, in order.
+    pub images: Vec<ImageReport>,
+    /// Warnings for stderr.
+    pub notes: Vec<String>,
+}
+
+/// Decide which platform manifests of `g` are kept.
+pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
+    let include: Vec<Matcher> = opts.include.iter().map(Matcher::new).collect();
+    let exclude: Vec<Matcher> = opts.exclude.iter().map(Matcher::new).collect();
+    check_selectors_match(g, &opts.include, &include)?;
+    let selected = |p: &Option<Platform>| match p {
+        None => true,
+        Some(p) => {
+            (include.is_empty() || include.iter().any(|m| m.matches(p)))
+                && !exclude.iter().any(|m| m.matches(p))
+        }
+    };
+    let mut sel = Selection {
+        kept: BTreeSet::new(),
+        kept_images: Vec::new(),
+        images: Vec::new(),
+        notes: Vec::new(),
+    };
+    for (ii, img) in g.images.iter().enumerate() {
+        let name = display_name(&img.name, &img.root.digest);
+        let mut rep = ImageReport {
+            name: img.name.clone(),
+            digest: img.root.digest.to_string(),
+            new_digest: None,
+            kept: Vec::new(),
+            dropped: Vec::new(),
+            skipped_missing: Vec::new(),
+        };
+        for p in &img.platforms {
+            if !selected(&p.platform) {
+                rep.dropped.push(p.platform_string());
+            } else if p.status == Status::Present || opts.keep_index {
+                sel.kept.insert(p.desc.digest.clone());
+                rep.kept.push(p.platform_string());
+            } else if opts.skip_missing {
+                sel.notes.push(format!(
+                    "{name}: skipping {}: content {} (--skip-missing)",
+                    p.platform_string(),
+                    status_word(p.status)
+                ));
+                rep.skipped_missing.push(p.platform_string());
+            } else {
+                return Err(missing_error(g, &name, p));
+            }
+        }
+        if rep.kept.is_empty() {
+            sel.notes.push(format!(
+                "dropping image {name}: none of its platforms is selected"
+            ));
+        } else {
+            sel.kept_images.push(ii);
+        }
+        sel.images.push(rep);
+    }
+    if sel.kept_images.is_empty() {
+        return Err(Error::NoMatch(format!(
+            "nothing would be left; the archive has: {}",
+            g.platform_names().join(", ")
+        )));
+    }
+    Ok(sel)
+}
+
+/// Every `--platform` selector must match some platform of the archive (exit 3 otherwise).
+fn check_selectors_match(g: &Graph, selectors: &[Platform], matchers: &[Matcher]) -> Result<()> {
+    for (sel, m) in selectors.iter().zip(matchers) {
+        let hit = g.images.iter().any(|i| {
+            i.platforms
+                .iter()
+                .any(|p| p.platform.as_ref().is_some_and(|pl| m.matches(pl)))
+        });
+        if !hit {
+            return Err(Error::NoMatch(format!(
+                "--platform {} matched no platform; the archive has: {}",
+                sel.format_selector(),
+                g.platform_names().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn status_word(s: Status) -> &'static str {
+    if s == Status::Missing {
+        "missing"
+    } else {
+        "partial"
+    }
+}
+
+/// Exit 4: a selected platform whose content is not all in the input.
+fn missing_error(g: &Graph, name: &str, p: &PlatformManifest) -> Error {
+    Error::Missing(format!(
+        "{name}: platform {} is {} in the input: blob {} is missing (use --skip-missing to drop it, or --keep-index)",
+        p.platform_string(),
+        status_word(p.status),
+        first_missing(g, &p.desc),
+    ))
+}
+
+/// One digest a non-present manifest lacks.
+fn first_missing(g: &Graph, d: &Descriptor) -> Digest {
+    if !g.has_blob(&d.digest) {
+        return d.digest.clone();
+    }
+    if let Some(m) = g.manifest(&d.digest) {
+        for c in std::iter::once(&m.config).chain(&m.layers) {
+            if !g.has_blob(&c.digest) {
+                return c.digest.clone();
+            }
+        }
+    }
+    d.digest.clone()
+}

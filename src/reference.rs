@@ -1,0 +1,132 @@
+//! Image names (docs/formats.md, "Names"): the full reference containerd records
+//! (`docker.io/library/alpine:3.20`), the familiar `RepoTags` form Docker writes (`alpine:3.20`),
+//! and the tag alone that `org.opencontainers.image.ref.name` carries.
+
+use crate::digest::Digest;
+
+/// A name for messages: the image's name, or its root digest when it has none.
+pub fn display_name(name: &Option<String>, d: &Digest) -> String {
+    match name {
+        Some(n) => n.clone(),
+        None => d.to_string(),
+    }
+}
+
+/// The `RepoTags` form of an image name: `docker.io/library/alpine:3.20` → `alpine:3.20`.
+/// Names that are only a tag (no repository) give no RepoTag.
+pub fn repo_tag(name: &str) -> Option<String> {
+    let name = name.split('@').next().unwrap_or(name);
+    let last = name.rsplit('/').next().unwrap_or(name);
+    if !name.contains('/') && !last.contains(':') {
+        return None; // a bare tag like "1.0" or "latest"
+    }
+    let mut n = name.to_string();
+    if !last.contains(':') {
+        n.push_str(":latest");
+    }
+    if let Some(rest) = n.strip_prefix("docker.io/") {
+        n = rest.strip_prefix("library/").unwrap_or(rest).to_string();
+    }
+    Some(n)
+}
+
+/// `repo:tag` split at the tag's colon (not a registry port's).
+pub fn split_tag(t: &str) -> Option<(&str, &str)> {
+    let i = t.rfind(':')?;
+    if t[i..].contains('/') {
+        return None;
+    }
+    Some((&t[..i], &t[i + 1..]))
+}
+
+/// The full name containerd records for a RepoTag: `alpine:3.20` → `docker.io/library/alpine:3.20`.
+pub fn full_name(tag: &str) -> String {
+    let first = tag.split('/').next().unwrap_or(tag);
+    let has_domain =
+        tag.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if has_domain {
+        tag.to_string()
+    } else if tag.contains('/') {
+        format!("docker.io/{tag}")
+    } else {
+        format!("docker.io/library/{tag}")
+    }
+}
+
+/// The full reference two names are compared by: `alpine` and `alpine:latest` and
+/// `docker.io/library/alpine:latest` are one name. A bare tag (`1.0`, how some tools name a
+/// root) stays as it is.
+pub fn canonical(name: &str) -> String {
+    if repo_tag(name).is_none() {
+        return name.to_string();
+    }
+    let (base, digest) = match name.split_once('@') {
+        Some((b, d)) => (b, Some(d)),
+        None => (name, None),
+    };
+    let last = base.rsplit('/').next().unwrap_or(base);
+    let mut full = full_name(base);
+    if !last.contains(':') && digest.is_none() {
+        full.push_str(":latest");
+    }
+    match digest {
+        Some(d) => format!("{full}@{d}"),
+        None => full,
+    }
+}
+
+/// The tag of a name (`latest` when it has none), as `org.opencontainers.image.ref.name` holds it.
+pub fn tag_of(name: &str) -> &str {
+    let base = name.split('@').next().unwrap_or(name);
+    split_tag(base).map_or("latest", |(_, t)| t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_tags() {
+        assert_eq!(
+            repo_tag("docker.io/library/alpine:3.20").as_deref(),
+            Some("alpine:3.20")
+        );
+        assert_eq!(
+            repo_tag("docker.io/foo/bar").as_deref(),
+            Some("foo/bar:latest")
+        );
+        assert_eq!(
+            repo_tag("example.com/demo:1.0").as_deref(),
+            Some("example.com/demo:1.0")
+        );
+        assert_eq!(
+            repo_tag("localhost:5000/x").as_deref(),
+            Some("localhost:5000/x:latest")
+        );
+        assert_eq!(repo_tag("1.0"), None);
+        assert_eq!(
+            split_tag("localhost:5000/x:1"),
+            Some(("localhost:5000/x", "1"))
+        );
+        assert_eq!(split_tag("localhost:5000/x"), None);
+    }
+
+    #[test]
+    fn canonical_names_compare_familiar_and_full_forms() {
+        assert_eq!(canonical("alpine:3.20"), "docker.io/library/alpine:3.20");
+        assert_eq!(canonical("alpine"), "alpine"); // no repository and no tag: kept as written
+        assert_eq!(
+            canonical("library/alpine:latest"),
+            "docker.io/library/alpine:latest"
+        );
+        assert_eq!(
+            canonical("docker.io/library/alpine:3.20"),
+            "docker.io/library/alpine:3.20"
+        );
+        assert_eq!(canonical("example.com/demo:1.0"), "example.com/demo:1.0");
+        assert_eq!(canonical("localhost:5000/x"), "localhost:5000/x:latest");
+        assert_eq!(canonical("1.0"), "1.0");
+        assert_eq!(tag_of("example.com/demo:1.0"), "1.0");
+        assert_eq!(tag_of("localhost:5000/x"), "latest");
+    }
+}
