@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         OCI layout directories, shows which platforms they hold, keeps the ones you choose, and \
         writes a deterministic archive that docker load, ctr import and skopeo accept.",
     after_help = "Examples:\n  ocislim ls image.tar\n  ocislim filter image.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim verify slim.tar\n\n\
-        Exit codes: 0 ok, 1 bad archive or I/O, 2 usage, 3 no platform matched, 4 selected content missing, 5 shallow (verify)"
+        Exit codes: 0 ok, 1 bad archive or I/O, 2 usage, 3 no platform matched, 4 selected content missing, 5 shallow (verify), 6 merge conflict"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -31,6 +31,11 @@ pub enum Command {
         after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load"
     )]
     Filter(FilterArgs),
+    /// Merge archives into one: blobs stored once, images of one name united into one index.
+    #[command(
+        after_help = "Examples:\n  ocislim merge app-amd64.tar app-arm64.tar -o app.tar\n  ocislim merge a.tar b.tar -o ab.tar --name registry.local/app:1.0 --prefer last\n  ocislim merge base.tar app.tar -o bundle.tar.zst --platform linux/amd64\n\nExit codes: as filter, and 6 when two inputs give one image different manifests for one platform (see --prefer)"
+    )]
+    Merge(MergeArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
     #[command(
         after_help = "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\nExit codes: 0 sound, 5 shallow (content missing) but otherwise sound, 1 corrupt"
@@ -85,6 +90,36 @@ pub enum Compress {
 pub struct FilterArgs {
     /// Archive path, an OCI layout directory, or `-` for standard input.
     pub archive: String,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Prefer {
+    Error,
+    First,
+    Last,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Archives to merge (paths, OCI layout directories, `-` once for standard input).
+    #[arg(required = true, num_args = 1.., value_name = "ARCHIVE")]
+    pub archives: Vec<String>,
+    /// Unite every selected image of every input into one image with this name.
+    #[arg(long, value_name = "REF")]
+    pub name: Option<String>,
+    /// Which input wins when two give one image different manifests for one platform
+    /// (default: exit 6 naming both).
+    #[arg(long, value_enum, default_value_t = Prefer::Error)]
+    pub prefer: Prefer,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// The selection and output options of the verbs that write archives.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
     /// Output path, or `-` for standard output.
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: String,

@@ -50,6 +50,9 @@ pub enum Error {
     /// `verify` found the archive shallow but otherwise sound.
     #[error("{0}")]
     Shallow(String),
+    /// `merge`: two inputs give one image name different manifests for one platform.
+    #[error("{0}")]
+    Conflict(String),
     /// `verify` found problems; each has been printed already.
     #[error("{0}")]
     Invalid(String),
@@ -63,6 +66,7 @@ impl Error {
             Error::NoMatch(_) => 3,
             Error::Missing(_) => 4,
             Error::Shallow(_) => 5,
+            Error::Conflict(_) => 6,
             _ => 1,
         }
     }

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Ls(a) => commands::ls(a),
         Command::Verify(a) => commands::verify(a),
         Command::Filter(a) => commands::filter(a),
+        Command::Merge(a) => commands::merge(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -134,7 +135,14 @@ mod commands {
         parse_list(values).map_err(|e| Error::Usage(e.to_string()))
     }
 
-    pub fn filter(a: cli::FilterArgs) -> Result<()> {
+    /// The selection, target and write options of `filter` and `merge`.
+    fn write_options(
+        a: &cli::WriteArgs,
+    ) -> Result<(
+        ocislim::plan::FilterOptions,
+        ocislim::sink::write::Target,
+        ocislim::sink::write::WriteOptions,
+    )> {
         use ocislim::plan::{FilterOptions, OutputFormat};
         use ocislim::sink::write::{Target, WriteOptions};
         use ocislim::sink::OutCompression;
@@ -180,16 +188,47 @@ mod commands {
             progress: !a.quiet,
             digest_output: !a.quiet || a.json,
         };
-        let g = Graph::open(&a.archive)?;
-        let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.dry_run)?;
+        Ok((opts, target, wopts))
+    }
+
+    /// Print a verb's report: JSON on stdout (unless the archive goes there), else text on
+    /// stderr unless `-q`.
+    fn print_report(
+        a: &cli::WriteArgs,
+        report: &ocislim::report::filter::FilterReport,
+    ) -> Result<()> {
         if a.json && a.output != "-" {
             let mut s =
-                serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
+                serde_json::to_string_pretty(report).map_err(|e| Error::Usage(e.to_string()))?;
             s.push('\n');
             out(&s)?;
         } else if !a.quiet {
             eprint!("{}", report.to_text());
         }
         Ok(())
+    }
+
+    pub fn filter(a: cli::FilterArgs) -> Result<()> {
+        let (opts, target, wopts) = write_options(&a.write)?;
+        let g = Graph::open(&a.archive)?;
+        let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.dry_run)?;
+        print_report(&a.write, &report)
+    }
+
+    pub fn merge(a: cli::MergeArgs) -> Result<()> {
+        use ocislim::ops::merge::{MergeOptions, Prefer};
+        let (select, target, wopts) = write_options(&a.write)?;
+        let opts = MergeOptions {
+            select,
+            name: a.name.clone(),
+            prefer: match a.prefer {
+                cli::Prefer::Error => Prefer::Error,
+                cli::Prefer::First => Prefer::First,
+                cli::Prefer::Last => Prefer::Last,
+            },
+        };
+        let (_plan, report) =
+            ocislim::ops::merge::merge(&a.archives, &opts, &target, &wopts, a.write.dry_run)?;
+        print_report(&a.write, &report)
     }
 }

@@ -176,14 +176,8 @@ fn ctr_export_full_and_shallow() {
 fn legacy_docker_save_and_skopeo() {
     let j = ls_json(&testdata("docker-legacy.tar"));
     assert_eq!(j["archive"]["format"], "docker-legacy");
-    let names: Vec<&str> = j["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
+        image_names(&j),
         ["example.com/demo:1.0-amd64", "example.com/demo:1.0-arm64"]
     );
     assert_eq!(

@@ -87,5 +87,7 @@ pub fn write_plan(
             after,
         },
         sha256: sha,
+        origins: Vec::new(),
+        saved_bytes: None,
     })
 }

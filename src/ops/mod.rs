@@ -2,3 +2,4 @@
 //! (composing the steps of `plan/`), has the sink write it, and returns the verb's report.
 
 pub mod filter;
+pub mod merge;

@@ -1,5 +1,6 @@
-//! The `filter` report: what each image kept and dropped, bytes before and after, and the
-//! output's sha256 — as text for stderr or JSON for stdout.
+//! The report of the verbs that write archives (`filter`, `merge`): what each image kept and
+//! dropped, where each platform came from (`merge`), bytes before and after, and the output's
+//! sha256 — as text for stderr or JSON for stdout.
 
 use super::size::human;
 use crate::plan::ImageReport;
@@ -18,6 +19,21 @@ pub struct FilterReport {
     pub bytes: Bytes,
     /// sha256 of the output file (null in a dry run).
     pub sha256: Option<String>,
+    /// `merge`: the input each kept platform manifest was taken from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<Origin>,
+    /// `merge`: bytes not written twice because several inputs hold the same blob.
+    #[serde(rename = "savedBytes", skip_serializing_if = "Option::is_none")]
+    pub saved_bytes: Option<u64>,
+}
+
+/// Where one platform of a merged image came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Origin {
+    pub image: Option<String>,
+    pub platform: String,
+    pub digest: String,
+    pub input: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +72,21 @@ impl FilterReport {
                 _ => {}
             }
             s.push('\n');
+        }
+        for o in &self.origins {
+            let image = o.image.as_deref().unwrap_or("<none>");
+            s.push_str(&format!(
+                "{image} {} ({}) from {}\n",
+                o.platform,
+                short(&o.digest),
+                o.input
+            ));
+        }
+        if let Some(saved) = self.saved_bytes {
+            s.push_str(&format!(
+                "blobs shared by several inputs stored once: {} saved\n",
+                human(saved)
+            ));
         }
         let verb = if self.dry_run { "would write" } else { "wrote" };
         s.push_str(&format!(

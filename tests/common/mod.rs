@@ -32,6 +32,16 @@ pub fn ls_json(archive: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// The `name` of every image of an `ls` JSON document, in order.
+pub fn image_names(ls: &Value) -> Vec<String> {
+    ls["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap_or("<none>").to_string())
+        .collect()
+}
+
 /// (platform, status) pairs of every image, in order.
 pub fn platforms(ls: &Value) -> Vec<Vec<(String, String)>> {
     ls["images"]
