@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod exit_codes;
 pub mod graph;
 pub mod layout;
 pub mod platform;
