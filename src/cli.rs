@@ -1,6 +1,24 @@
-//! The command line: clap definitions and help texts with examples (SPEC §1).
+//! The command line: clap definitions, value parsers and help texts with examples.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ocislim::exit_codes::ExitCode;
+use ocislim::platform::{parse_list, Platform, PlatformError};
+
+/// One `--platform`/`--exclude` value: a comma-separated list of platforms.
+#[derive(Debug, Clone)]
+pub struct PlatformList(pub Vec<Platform>);
+
+impl PlatformList {
+    /// Every platform of every occurrence of the flag, in the order given.
+    pub fn flatten(lists: &[PlatformList]) -> Vec<Platform> {
+        lists.iter().flat_map(|l| l.0.iter().cloned()).collect()
+    }
+}
+
+/// The value parser of `--platform` and `--exclude`.
+fn platform_list(s: &str) -> Result<PlatformList, PlatformError> {
+    parse_list(&[s]).map(PlatformList)
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -11,8 +29,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
         Reads `docker save` tarballs, OCI archives (buildah, skopeo, ctr export, nerdctl save) and \
         OCI layout directories, shows which platforms they hold, keeps the ones you choose, and \
         writes a deterministic archive that docker load, ctr import and skopeo accept.",
-    after_help = "Examples:\n  ocislim ls image.tar\n  ocislim filter image.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim verify slim.tar\n\n\
-        Exit codes: 0 ok, 1 bad archive or I/O, 2 usage, 3 no platform matched, 4 selected content missing, 5 shallow (verify), 6 merge conflict"
+    after_help = format!(
+        "Examples:\n  ocislim ls image.tar\n  ocislim filter image.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim verify slim.tar\n\n{}",
+        ExitCode::help_line()
+    )
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -37,9 +57,13 @@ pub enum Command {
     )]
     Merge(MergeArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
-    #[command(
-        after_help = "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\nExit codes: 0 sound, 5 shallow (content missing) but otherwise sound, 1 corrupt"
-    )]
+    #[command(after_help = format!(
+        "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\n\
+         Exit codes: {} sound, {} shallow (content missing) but otherwise sound, {} corrupt",
+        ExitCode::Success.code(),
+        ExitCode::Shallow.code(),
+        ExitCode::Failure.code(),
+    ))]
     Verify(VerifyArgs),
 }
 
@@ -58,8 +82,8 @@ pub struct LsArgs {
     #[arg(long, value_enum, default_value_t = LsFormat::Tree)]
     pub format: LsFormat,
     /// Show only platforms matching this (repeatable, comma-separated).
-    #[arg(long = "platform", value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long = "platform", value_name = "P", value_parser = platform_list)]
+    pub platform: Vec<PlatformList>,
     /// Print full digests.
     #[arg(long)]
     pub no_trunc: bool,
@@ -124,13 +148,13 @@ pub struct WriteArgs {
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: String,
     /// Platforms to keep (repeatable, comma-separated): linux/amd64,linux/arm64.
-    #[arg(long = "platform", value_name = "P")]
-    pub platform: Vec<String>,
+    #[arg(long = "platform", value_name = "P", value_parser = platform_list)]
+    pub platform: Vec<PlatformList>,
     /// Platforms to drop (repeatable, comma-separated).
-    #[arg(long = "exclude", value_name = "P")]
-    pub exclude: Vec<String>,
+    #[arg(long = "exclude", value_name = "P", value_parser = platform_list)]
+    pub exclude: Vec<PlatformList>,
     /// Keep every index byte for byte (digests unchanged); leave out unselected platforms' blobs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "skip_missing")]
     pub keep_index: bool,
     /// Drop selected platforms whose content is missing instead of failing (exit 4).
     #[arg(long)]
@@ -148,8 +172,8 @@ pub struct WriteArgs {
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
     /// The platform manifest.json points at (what `docker load` loads).
-    #[arg(long, value_name = "P")]
-    pub docker_platform: Option<String>,
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub docker_platform: Option<Platform>,
     /// Do not verify the digests of the blobs written.
     #[arg(long)]
     pub no_verify: bool,

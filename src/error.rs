@@ -1,6 +1,7 @@
 //! The library's error type: one variant per kind of failure, each with the one-line message the
-//! user sees and the exit code scripts depend on (SPEC §1).
+//! user sees and the exit code scripts depend on ([`crate::exit_codes`]).
 
+use crate::exit_codes::ExitCode;
 use std::io;
 
 /// Everything that can go wrong in ocislim, with enough context to name the member or digest.
@@ -56,18 +57,21 @@ pub enum Error {
     /// `verify` found problems; each has been printed already.
     #[error("{0}")]
     Invalid(String),
+    /// A report could not be turned into JSON (a bug, not the user's doing).
+    #[error("cannot serialise the report: {0}")]
+    Serialize(#[from] serde_json::Error),
 }
 
 impl Error {
-    /// The process exit code for this error (SPEC §1).
-    pub fn exit_code(&self) -> i32 {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Usage(_) => 2,
-            Error::NoMatch(_) => 3,
-            Error::Missing(_) => 4,
-            Error::Shallow(_) => 5,
-            Error::Conflict(_) => 6,
-            _ => 1,
+            Error::Usage(_) => ExitCode::Usage,
+            Error::NoMatch(_) => ExitCode::NoMatch,
+            Error::Missing(_) => ExitCode::Missing,
+            Error::Shallow(_) => ExitCode::Shallow,
+            Error::Conflict(_) => ExitCode::Conflict,
+            _ => ExitCode::Failure,
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod digest;
 pub mod error;
+pub mod exit_codes;
 pub mod graph;
 pub mod layout;
 pub mod ops;

@@ -1,11 +1,12 @@
 //! The `ocislim` binary: parse the command line, call the library, map errors to exit codes.
 
 mod cli;
+mod commands;
 
 use clap::Parser;
 use cli::{Cli, Command};
+use ocislim::exit_codes::ExitCode;
 use std::io::Write;
-use std::process::ExitCode;
 
 /// mimalloc rather than the system allocator: building (and freeing) the graph of a large
 /// archive is mostly small allocations, and `ls` of an archive of 1,500 images (99,000 members)
@@ -13,30 +14,34 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() {
+                ExitCode::Usage
+            } else {
+                ExitCode::Success
+            };
             let _ = e.print();
-            return ExitCode::from(code);
+            return code.into();
         }
     };
     let result = match cli.command {
-        Command::Ls(a) => commands::ls(a),
-        Command::Verify(a) => commands::verify(a),
-        Command::Filter(a) => commands::filter(a),
-        Command::Merge(a) => commands::merge(a),
+        Command::Ls(a) => commands::ls::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Filter(a) => commands::filter::run(a),
+        Command::Merge(a) => commands::merge::run(a),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::Success.into(),
         Err(e) => {
             let _ = writeln!(
                 std::io::stderr(),
                 "ocislim: error: {}",
                 one_line(&e.to_string())
             );
-            ExitCode::from(e.exit_code() as u8)
+            e.exit_code().into()
         }
     }
 }
@@ -53,182 +58,4 @@ fn one_line(s: &str) -> String {
             }
         })
         .collect()
-}
-
-mod commands {
-    use crate::cli::{self, LsFormat};
-    use ocislim::platform::{parse_list, Matcher};
-    use ocislim::report::ls::{self, LsOptions};
-    use ocislim::{Error, Graph, Result};
-    use std::io::Write;
-
-    fn out(s: &str) -> Result<()> {
-        let mut o = std::io::stdout().lock();
-        match o.write_all(s.as_bytes()).and_then(|_| o.flush()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            Err(e) => Err(Error::io("stdout", e)),
-        }
-    }
-
-    pub fn matchers(values: &[String]) -> Result<Vec<Matcher>> {
-        let ps = parse_list(values).map_err(|e| Error::Usage(e.to_string()))?;
-        Ok(ps.iter().map(Matcher::new).collect())
-    }
-
-    pub fn ls(a: cli::LsArgs) -> Result<()> {
-        let opts = LsOptions {
-            filter: matchers(&a.platform)?,
-            no_trunc: a.no_trunc,
-        };
-        let g = Graph::open_streaming(&a.archive, false)?;
-        let text = match a.format {
-            LsFormat::Tree => ls::to_tree(&g, &opts),
-            LsFormat::Table => ls::to_table(&g, &opts),
-            LsFormat::Json => {
-                let mut s = serde_json::to_string_pretty(&ls::to_json(&g, &opts))
-                    .map_err(|e| Error::Usage(e.to_string()))?;
-                s.push('\n');
-                s
-            }
-        };
-        out(&text)
-    }
-
-    pub fn verify(a: cli::VerifyArgs) -> Result<()> {
-        let g = Graph::open_streaming(&a.archive, true)?;
-        let report = ocislim::verify::verify(&g);
-        if a.json {
-            let mut s =
-                serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
-            s.push('\n');
-            out(&s)?;
-        } else {
-            let mut s = String::new();
-            for p in &report.problems {
-                s.push_str(&format!(
-                    "{}: {}\n",
-                    serde_json::to_value(p.severity)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                    p.message
-                ));
-            }
-            if report.is_sound() {
-                s.push_str(&format!(
-                    "{}: ok: {} blobs, {} verified\n",
-                    report.archive,
-                    report.blobs_checked,
-                    ocislim::report::size::human(report.bytes_checked)
-                ));
-            }
-            out(&s)?;
-        }
-        match report.to_error() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    fn platforms(values: &[String]) -> Result<Vec<ocislim::platform::Platform>> {
-        parse_list(values).map_err(|e| Error::Usage(e.to_string()))
-    }
-
-    /// The selection, target and write options of `filter` and `merge`.
-    fn write_options(
-        a: &cli::WriteArgs,
-    ) -> Result<(
-        ocislim::plan::FilterOptions,
-        ocislim::sink::write::Target,
-        ocislim::sink::write::WriteOptions,
-    )> {
-        use ocislim::plan::{FilterOptions, OutputFormat};
-        use ocislim::sink::write::{Target, WriteOptions};
-        use ocislim::sink::OutCompression;
-        let docker_platform = match &a.docker_platform {
-            Some(p) => Some(
-                ocislim::platform::Platform::parse(p).map_err(|e| Error::Usage(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let opts = FilterOptions {
-            include: platforms(&a.platform)?,
-            exclude: platforms(&a.exclude)?,
-            keep_index: a.keep_index,
-            skip_missing: a.skip_missing,
-            drop_attestations: a.attestations == cli::Attestations::Drop,
-            format: match a.format {
-                cli::OutFormat::Auto => OutputFormat::Auto,
-                cli::OutFormat::Oci => OutputFormat::Oci,
-                cli::OutFormat::Docker => OutputFormat::Docker,
-            },
-            docker_platform,
-        };
-        if a.keep_index && a.skip_missing {
-            return Err(Error::Usage(
-                "--keep-index and --skip-missing cannot be used together".into(),
-            ));
-        }
-        let target = if a.output == "-" {
-            Target::Stdout
-        } else {
-            Target::File(a.output.clone().into())
-        };
-        let compression = match a.compress {
-            cli::Compress::Auto if a.output == "-" => OutCompression::None,
-            cli::Compress::Auto => OutCompression::from_name(&a.output, a.level),
-            cli::Compress::None => OutCompression::None,
-            cli::Compress::Gzip => OutCompression::Gzip(a.level.unwrap_or(6).clamp(1, 9) as u32),
-            cli::Compress::Zstd => OutCompression::Zstd(a.level.unwrap_or(3).clamp(1, 19)),
-        };
-        let wopts = WriteOptions {
-            compression,
-            verify: !a.no_verify,
-            progress: !a.quiet,
-            digest_output: !a.quiet || a.json,
-        };
-        Ok((opts, target, wopts))
-    }
-
-    /// Print a verb's report: JSON on stdout (unless the archive goes there), else text on
-    /// stderr unless `-q`.
-    fn print_report(
-        a: &cli::WriteArgs,
-        report: &ocislim::report::filter::FilterReport,
-    ) -> Result<()> {
-        if a.json && a.output != "-" {
-            let mut s =
-                serde_json::to_string_pretty(report).map_err(|e| Error::Usage(e.to_string()))?;
-            s.push('\n');
-            out(&s)?;
-        } else if !a.quiet {
-            eprint!("{}", report.to_text());
-        }
-        Ok(())
-    }
-
-    pub fn filter(a: cli::FilterArgs) -> Result<()> {
-        let (opts, target, wopts) = write_options(&a.write)?;
-        let g = Graph::open(&a.archive)?;
-        let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.dry_run)?;
-        print_report(&a.write, &report)
-    }
-
-    pub fn merge(a: cli::MergeArgs) -> Result<()> {
-        use ocislim::ops::merge::{MergeOptions, Prefer};
-        let (select, target, wopts) = write_options(&a.write)?;
-        let opts = MergeOptions {
-            select,
-            name: a.name.clone(),
-            prefer: match a.prefer {
-                cli::Prefer::Error => Prefer::Error,
-                cli::Prefer::First => Prefer::First,
-                cli::Prefer::Last => Prefer::Last,
-            },
-        };
-        let (_plan, report) =
-            ocislim::ops::merge::merge(&a.archives, &opts, &target, &wopts, a.write.dry_run)?;
-        print_report(&a.write, &report)
-    }
 }

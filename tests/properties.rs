@@ -126,7 +126,7 @@ proptest! {
         match run(&input, &once, &opts) {
             Err(e) => {
                 // The only acceptable failure: a selector that matches nothing.
-                prop_assert_eq!(e.exit_code(), 3, "{}", e);
+                prop_assert_eq!(e.exit_code().code(), 3, "{}", e);
                 prop_assert!(!once.exists());
             }
             Ok(()) => {
