@@ -161,8 +161,9 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Output as text, cut short for failure messages.
 fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    String::from_utf8_lossy(&b[..b.len().min(4000)]).into_owned()
 }
 
 /// Exit 1 with one `ocislim: error:` line naming `needle` (or, for `verify`, a problem line
@@ -376,4 +377,76 @@ fn a_corrupted_legacy_layer_is_refused_when_written_as_legacy() {
         &needle,
     );
     assert!(!out.exists());
+}
+
+// ------------------------------------------------------------------------------------------
+// 5. Tar extension headers are bounded
+
+/// A ustar header written by hand (the tar crate will not write extension headers this big).
+fn raw_header(name: &str, size: u64, typeflag: u8) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(name).unwrap();
+    h.set_mode(0o644);
+    h.set_size(size);
+    h.set_entry_type(tar::EntryType::new(typeflag));
+    h.set_cksum();
+    h.as_bytes().to_vec()
+}
+
+/// `data` as an extension member of type `typeflag` (padded to the block).
+fn extension(typeflag: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = raw_header("ext", data.len() as u64, typeflag);
+    v.extend_from_slice(data);
+    v.resize(v.len().div_ceil(512) * 512, 0);
+    v
+}
+
+/// A valid image archive preceded by a PAX `x` header (a 2 MiB comment) or a GNU `L` long
+/// name (2 MiB, naming a harmless member): both over the 1 MiB bound, refused by every verb,
+/// plain or compressed, before memory grows with what they declare.
+#[test]
+fn extension_headers_over_1_mib_are_refused() {
+    let ps = [Platform::new("linux", "amd64", None)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    let image = oci_archive(&ps, &index, &index);
+    let big = 2usize << 20;
+    let comment = {
+        let body = format!(" comment={}\n", "c".repeat(big));
+        let n = body.len() + 8; // the length field counts itself (8 digits here)
+        format!("{n}{body}").into_bytes()
+    };
+    assert_eq!(
+        std::str::from_utf8(&comment)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .len(),
+        7
+    );
+    let mut long_name = "./".repeat(big / 2).into_bytes();
+    long_name.extend_from_slice(b"harmless\0");
+    let d = tempfile::tempdir().unwrap();
+    for (what, ext) in [
+        ("x", extension(b'x', &comment)),
+        ("L", extension(b'L', &long_name)),
+    ] {
+        let mut bytes = ext;
+        bytes.extend_from_slice(&image);
+        let plain = write(d.path(), &format!("{what}.tar"), &bytes);
+        let zst = zstd::encode_all(&bytes[..], 3).unwrap();
+        let zst = write(d.path(), &format!("{what}.tar.zst"), &zst);
+        let needle = format!("extension header (type {what}) of");
+        for input in [&plain, &zst] {
+            fails(&run(&["ls", input]), &needle);
+            fails(&run(&["verify", input]), &needle);
+            fails(&run(&["filter", input, "-o", "-"]), &needle);
+        }
+    }
+    // At the bound, accepted.
+    let mut at = "./".repeat((1 << 19) - 8).into_bytes();
+    at.extend_from_slice(b"harmless");
+    let mut bytes = extension(b'L', &at);
+    bytes.extend_from_slice(&image);
+    ok(&run(&["ls", &write(d.path(), "at.tar", &bytes)]));
 }
