@@ -7,6 +7,7 @@
 #
 # Targets (fuzz/fuzz_targets/):
 #   tar_scan       the in-place tar header scanner (source::tar_scan::scan)
+#   tar_stream     the streaming tar reader of compressed/piped input (source::stream::scan)
 #   archive        the whole read side: open (tar, gzip/zstd spool), graph, ls, verify, filter plan
 #   index          OCI index / Docker manifest list documents (index.json, index blobs)
 #   manifest       image manifests
@@ -28,12 +29,12 @@
 # and shrink it with `cargo fuzz tmin TARGET fuzz/artifacts/TARGET/crash-...`.
 #
 # Cost (2-core machine): the build takes about 7 minutes from scratch (1 minute when only
-# ocislim changed), then TIME seconds per target: --ci is about 7 x 60 s + build, 9 to 15 min.
+# ocislim changed), then TIME seconds per target: --ci is about 8 x 60 s + build, 9 to 15 min.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-ALL_TARGETS=(tar_scan archive index manifest manifest_json config platform)
+ALL_TARGETS=(tar_scan tar_stream archive index manifest manifest_json config platform)
 time_per_target=600
 targets=()
 while [ $# -gt 0 ]; do
@@ -58,7 +59,7 @@ fi
 
 seeds_for() {
     case "$1" in
-        tar_scan|archive) echo fuzz/seeds/archives ;;
+        tar_scan|tar_stream|archive) echo fuzz/seeds/archives ;;
         *) echo "fuzz/seeds/$1" ;;
     esac
 }
@@ -77,7 +78,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus"
     extra=()
     max_len=()
-    if [ "$t" = tar_scan ] || [ "$t" = archive ]; then
+    if [ "$t" = tar_scan ] || [ "$t" = tar_stream ] || [ "$t" = archive ]; then
         max_len=(-max_len=131072)
         # The real-tool fixtures (uncompressed, small) as extra seeds.
         fixtures="fuzz/corpus/.fixtures"

@@ -238,7 +238,9 @@ impl Graph {
         }
     }
 
-    /// Read and parse the JSON blob `d`, if present.
+    /// Read and parse the JSON blob `d`, if present, after checking that its bytes hash to `d`:
+    /// a document is trusted (for selection, rewriting, conversion, display) only once checked.
+    /// Documents made here are trusted as they are.
     pub fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
         if let Some(b) = self.made.get(d) {
             return Ok(Some(parse_json(b, &d.blob_path())?));
@@ -246,6 +248,9 @@ impl Graph {
         match self.blobs.get(d) {
             Some(loc) => {
                 let bytes = self.input_of(loc).read_small(loc, MAX_JSON)?;
+                let mut h = crate::digest::Hasher::new(d.algorithm());
+                h.update(&bytes);
+                crate::verify::compare(d, h.finish())?;
                 Ok(Some(parse_json(&bytes, &d.blob_path())?))
             }
             None => Ok(None),
@@ -380,14 +385,21 @@ impl Graph {
         }
     }
 
-    /// The platform of a manifest descriptor: the descriptor's, else its config's.
-    pub fn platform_of(&self, d: &Descriptor) -> Option<Platform> {
+    /// The platform of a manifest descriptor: the descriptor's, else its config's (a config
+    /// that does not hash to its digest is an error, not an unknown platform).
+    pub fn platform_of(&self, d: &Descriptor) -> Result<Option<Platform>> {
         if let Some(p) = &d.platform {
-            return Some(p.clone());
+            return Ok(Some(p.clone()));
         }
-        let m = self.manifest(&d.digest)?;
-        let v = self.read_doc(&m.config.digest).ok().flatten()?;
-        config_platform(&v)
+        let Some(m) = self.manifest(&d.digest) else {
+            return Ok(None);
+        };
+        let v = match self.read_doc(&m.config.digest) {
+            Ok(v) => v,
+            Err(e @ Error::DigestMismatch { .. }) => return Err(e),
+            Err(_) => None,
+        };
+        Ok(v.as_ref().and_then(config_platform))
     }
 
     /// Walk an index and list its platform manifests and its artifacts (attestations and
@@ -551,7 +563,7 @@ impl Graph {
                     (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
                 image_blobs.extend(blobs);
                 platforms.push(PlatformManifest {
-                    platform: self.platform_of(&m),
+                    platform: self.platform_of(&m)?,
                     desc: m,
                     status,
                     attestations,

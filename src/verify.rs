@@ -5,8 +5,8 @@
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::graph::{Format, Graph};
-use crate::layout::docs::{parse_json, Descriptor};
-use crate::source::{Archive, Loc, MAX_JSON};
+use crate::layout::docs::Descriptor;
+use crate::source::{Archive, Loc};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -304,9 +304,13 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
     }
 }
 
-/// Check legacy entries; returns how many files and bytes were hashed.
+/// Check legacy entries; returns how many files and bytes were hashed. Each config was checked
+/// against its name when the archive was read; here each `layer.tar` is hashed against the
+/// config's `rootfs.diff_ids`, once however many images share it, all in one parallel pass.
 fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u64) {
     let (mut files, mut bytes) = (0usize, 0u64);
+    let mut seen = std::collections::HashSet::new();
+    let mut layers: Vec<(&String, &Loc, &Digest)> = Vec::new();
     for l in &g.legacy {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         let Some(cfg) = &l.config else {
@@ -316,89 +320,39 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u
             );
             continue;
         };
-        let diff_ids: Vec<String> = match g
-            .archive
-            .read_small(cfg, MAX_JSON)
-            .and_then(|b| parse_json(&b, &l.entry.config))
-        {
-            Ok(v) => v
-                .pointer("/rootfs/diff_ids")
-                .and_then(|d| d.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            Err(e) => {
-                push(Severity::Corrupt, e.to_string());
-                continue;
-            }
-        };
-        if diff_ids.len() != l.layers.len() {
+        if l.diff_ids.len() != l.layers.len() {
             push(
                 Severity::Corrupt,
                 format!(
                     "{what}: {} layers listed, config has {} diff_ids",
                     l.layers.len(),
-                    diff_ids.len()
+                    l.diff_ids.len()
                 ),
             );
         }
-        let stem = l
-            .entry
-            .config
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .trim_end_matches(".json");
-        if let (Some(id), Ok(named)) = (&l.id, Digest::parse(&format!("sha256:{stem}"))) {
-            if *id != named {
-                push(
-                    Severity::Corrupt,
-                    Error::DigestMismatch {
-                        digest: named.to_string(),
-                        actual: id.to_string(),
-                    }
-                    .to_string(),
-                );
-            }
-        }
-        let checks: Vec<(String, Result<()>)> = l
-            .layers
-            .par_iter()
-            .zip(diff_ids.par_iter())
-            .filter_map(|((p, loc), want)| {
-                let loc = loc.as_ref()?;
-                let r = Digest::parse(want)
-                    .map_err(|e| Error::format(&l.entry.config, e))
-                    .and_then(|want| check_blob(&g.archive, loc, &want));
-                Some((p.clone(), r))
-            })
-            .collect();
-        if let Some(c) = &l.config {
+        if seen.insert((&cfg.member, None)) {
             files += 1;
-            bytes += c.size;
+            bytes += cfg.size;
         }
-        for (p, r) in checks {
-            files += 1;
-            bytes += l
-                .layers
-                .iter()
-                .find(|x| x.0 == p)
-                .and_then(|x| x.1.as_ref())
-                .map_or(0, |x| x.size);
-            if let Err(e) = r {
-                push(Severity::Corrupt, format!("{p}: {e}"));
-            }
-        }
-        for (p, loc) in &l.layers {
-            if loc.is_none() {
-                push(
+        for (i, (p, loc)) in l.layers.iter().enumerate() {
+            match (loc, l.diff_ids.get(i)) {
+                (None, _) => push(
                     Severity::Missing,
                     format!("{what}: layer {p} not in the archive"),
-                );
+                ),
+                (Some(loc), Some(want)) if seen.insert((&loc.member, Some(want))) => {
+                    layers.push((p, loc, want))
+                }
+                _ => {}
             }
+        }
+    }
+    let blobs: Vec<(&Loc, &Digest)> = layers.iter().map(|(_, loc, d)| (*loc, *d)).collect();
+    for ((p, loc, _), r) in layers.iter().zip(check_blobs(&g.archive, &blobs)) {
+        files += 1;
+        bytes += loc.size;
+        if let Err(e) = r {
+            push(Severity::Corrupt, format!("{p}: {e}"));
         }
     }
     (files, bytes)

@@ -308,7 +308,7 @@ impl Builder {
             .all(|&m| self.roots[m].digest == first.digest);
         if opts.name.is_none() && one_digest {
             let value = first.value.clone();
-            self.record_origin(graphs, members[0]);
+            self.record_origin(graphs, members[0])?;
             return Ok(value);
         }
         let name = opts
@@ -340,12 +340,13 @@ impl Builder {
     }
 
     /// Record the input of every platform manifest under root `ri`.
-    fn record_origin(&mut self, graphs: &[Graph], ri: usize) {
+    fn record_origin(&mut self, graphs: &[Graph], ri: usize) -> Result<()> {
         let r = &self.roots[ri];
-        let (input, found) = (r.input, leaves(self, graphs.get(r.input), r));
+        let (input, found) = (r.input, leaves(self, graphs.get(r.input), r)?);
         for (d, _) in found {
             self.origin.entry(d).or_insert(input);
         }
+        Ok(())
     }
 
     /// The entries of the index uniting `members`: their platform manifests and artifacts in
@@ -364,7 +365,7 @@ impl Builder {
         for &ri in members {
             let r = &self.roots[ri];
             let (input, g) = (r.input, graphs.get(r.input));
-            for (d, v) in leaves(self, g, r) {
+            for (d, v) in leaves(self, g, r)? {
                 if !seen.insert(d.clone()) {
                     continue;
                 }
@@ -376,7 +377,7 @@ impl Builder {
                     let platform = desc
                         .platform
                         .clone()
-                        .or_else(|| g.and_then(|g| g.platform_of(&desc)));
+                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(p)))?;
                     if let Some(p) = platform {
                         let key = p.normalize();
                         if let Some((prev, prev_input)) = by_platform.get(&key).cloned() {
@@ -435,11 +436,11 @@ fn conflict(
 /// The leaf descriptors (platform manifests and artifacts) under root `r`, with their JSON:
 /// the entries of its index, nested indexes walked; a root that is a manifest stands for
 /// itself, without its name annotations and with its platform filled in from its config.
-fn leaves(b: &Builder, g: Option<&Graph>, r: &Root) -> Vec<(Digest, Value)> {
+fn leaves(b: &Builder, g: Option<&Graph>, r: &Root) -> Result<Vec<(Digest, Value)>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     if walk(b, &r.digest, &mut out, &mut seen) {
-        return out;
+        return Ok(out);
     }
     let mut v = r.value.clone();
     if let Some(obj) = v.as_object_mut() {
@@ -451,19 +452,20 @@ fn leaves(b: &Builder, g: Option<&Graph>, r: &Root) -> Vec<(Digest, Value)> {
             }
         }
         if !obj.contains_key("platform") {
-            let platform = crate::layout::docs::Descriptor::from_value(&r.value, "index.json")
-                .ok()
-                .and_then(|d| {
-                    g.and_then(|g| g.platform_of(&d))
-                        .or_else(|| b.legacy_platform(&d))
-                });
+            let d = crate::layout::docs::Descriptor::from_value(&r.value, "index.json")?;
+            let platform = platform_of(g, &d)?.or_else(|| b.legacy_platform(&d));
             if let Some(Ok(p)) = platform.map(serde_json::to_value) {
                 obj.insert("platform".into(), p);
             }
         }
     }
     out.push((r.digest.clone(), v));
-    out
+    Ok(out)
+}
+
+/// The platform of a manifest of input `g` (from its config, checked).
+fn platform_of(g: Option<&Graph>, d: &crate::layout::docs::Descriptor) -> Result<Option<Platform>> {
+    g.map(|g| g.platform_of(d)).transpose().map(Option::flatten)
 }
 
 impl Builder {

@@ -8,6 +8,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::Error;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
+use std::sync::atomic::Ordering;
 
 /// Largest member kept in memory (documents are far smaller).
 pub const KEEP_MAX: u64 = 8 << 20;
@@ -46,7 +47,9 @@ pub fn scan<R: Read>(
     hash: bool,
 ) -> std::result::Result<Streamed, StreamError> {
     let terr = |e: std::io::Error| StreamError::Failed(Error::Tar(format!("{name}: {e}")));
-    let mut archive = tar::Archive::new(input);
+    let guard = super::tar_scan::HeaderGuard::new(input);
+    let in_data = guard.data_flag();
+    let mut archive = tar::Archive::new(guard);
     let mut out = Streamed {
         members: BTreeMap::new(),
         arena: Vec::new(),
@@ -71,7 +74,10 @@ pub fn scan<R: Read>(
                 .then(|| Hasher::new(Algorithm::Sha512));
             let mut got = 0u64;
             loop {
-                let n = entry.read(&mut buf).map_err(terr)?;
+                in_data.store(true, Ordering::Relaxed);
+                let n = entry.read(&mut buf);
+                in_data.store(false, Ordering::Relaxed);
+                let n = n.map_err(terr)?;
                 if n == 0 {
                     break;
                 }
@@ -139,6 +145,7 @@ pub fn scan<R: Read>(
     // Decode to the end, so a damaged or truncated compressed stream after the tar's end
     // marker is still an error (as a spool would have found).
     let mut rest = archive.into_inner();
+    in_data.store(true, Ordering::Relaxed);
     loop {
         match rest.read(&mut buf) {
             Ok(0) => break,

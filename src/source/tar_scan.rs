@@ -1,11 +1,20 @@
 //! The tar reader: scans the headers of an uncompressed tar file in place, seeking past every
-//! member's content, and records where each member's bytes are. Nothing is extracted.
+//! member's content, and records where each member's bytes are. Nothing is extracted. Extension
+//! headers (PAX, GNU long names), which the tar reader holds in memory whole, are refused past
+//! [`MAX_EXTENSION`] before a byte of them is read ([`HeaderGuard`]).
 
 use super::paths;
 use super::{Member, MemberKind};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::{self, Read, Seek};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The largest tar extension header (PAX `x`/`g`, GNU `L`/`K`) accepted: real ones hold a
+/// long name or a few attributes, and the tar reader keeps each in memory whole.
+pub const MAX_EXTENSION: u64 = 1 << 20;
 
 /// Scan the tar headers of `file` and return its members by normalised name.
 ///
@@ -18,9 +27,9 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
     // SAFETY: the map is only read, within the file's length, while this function runs; as with
     // the copy, another process truncating the input meanwhile would stop us with SIGBUS.
     match unsafe { memmap2::Mmap::map(file) } {
-        Ok(map) => scan_from(std::io::Cursor::new(&map[..]), len, name),
+        Ok(map) => scan_from(HeaderGuard::new(io::Cursor::new(&map[..])), len, name),
         // Empty files and files that cannot be mapped.
-        Err(_) => scan_from(file, len, name),
+        Err(_) => scan_from(HeaderGuard::new(file), len, name),
     }
 }
 
@@ -62,10 +71,100 @@ fn scan_from<R: std::io::Read + std::io::Seek>(
     Ok(members)
 }
 
+/// Sits between a tar stream and the tar reader and looks at every header the reader asks for
+/// (a 512-byte read outside member data): an extension header declaring more than
+/// [`MAX_EXTENSION`] bytes is an error there, before the reader allocates for it. Member data
+/// read by the caller is marked with [`HeaderGuard::data_flag`] and passes unexamined.
+pub struct HeaderGuard<R> {
+    inner: R,
+    in_data: Arc<AtomicBool>,
+}
+
+impl<R> HeaderGuard<R> {
+    pub fn new(inner: R) -> HeaderGuard<R> {
+        HeaderGuard {
+            inner,
+            in_data: Arc::default(),
+        }
+    }
+
+    /// Set while the caller reads member data through the tar reader.
+    pub fn data_flag(&self) -> Arc<AtomicBool> {
+        self.in_data.clone()
+    }
+}
+
+impl<R: Read> Read for HeaderGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.len() != BLOCK || self.in_data.load(Ordering::Relaxed) {
+            return self.inner.read(buf);
+        }
+        // A header: read it whole (a decoder may hand out less), then look at it.
+        let mut n = 0;
+        while n < BLOCK {
+            match self.inner.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(r) => n += r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == BLOCK {
+            check_extension(buf)?;
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for HeaderGuard<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// The size of a tar block (and header).
+const BLOCK: usize = 512;
+
+/// Refuse a valid extension header that declares more than [`MAX_EXTENSION`] bytes.
+fn check_extension(block: &[u8]) -> io::Result<()> {
+    let h = tar::Header::from_byte_slice(block);
+    let t = h.entry_type();
+    let extension = t.is_pax_local_extensions()
+        || t.is_pax_global_extensions()
+        || t.is_gnu_longname()
+        || t.is_gnu_longlink();
+    let sum = block[..148]
+        .iter()
+        .chain(&block[156..])
+        .fold(8 * 32u32, |a, b| a + u32::from(*b));
+    match (extension, h.cksum(), h.entry_size()) {
+        (true, Ok(c), Ok(size)) if c == sum && size > MAX_EXTENSION => {
+            Err(io::Error::other(ExtensionTooBig(format!(
+                "extension header (type {}) of {size} bytes, over the {MAX_EXTENSION}-byte limit",
+                char::from(t.as_byte())
+            ))))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error [`HeaderGuard`] gives, told apart from the tar reader's own.
+#[derive(Debug)]
+struct ExtensionTooBig(String);
+
+impl std::fmt::Display for ExtensionTooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExtensionTooBig {}
+
 /// The error for a tar entry that cannot be read: before the first member, the input is not a
 /// tar at all, which says more than the tar reader's complaint about a header field.
 pub(super) fn entry_error(name: &str, count: usize, e: std::io::Error) -> Error {
-    if count == 0 {
+    let guarded = e.get_ref().is_some_and(|x| x.is::<ExtensionTooBig>());
+    if count == 0 && !guarded {
         not_a_tar(name)
     } else {
         Error::Tar(format!("{name}: {e}"))
@@ -120,6 +219,30 @@ mod tests {
     fn rewound(mut f: &File) -> &File {
         f.rewind().unwrap();
         f
+    }
+
+    /// Extension headers up to the bound pass; one byte over is refused, whichever the type,
+    /// and a member's own size is never limited.
+    #[test]
+    fn extension_headers_are_bounded() {
+        let header = |t: u8, size: u64| {
+            let mut h = tar::Header::new_ustar();
+            h.set_path("x").unwrap();
+            h.set_size(size);
+            h.set_entry_type(tar::EntryType::new(t));
+            h.set_cksum();
+            h.as_bytes().to_vec()
+        };
+        for t in [b'x', b'g', b'L', b'K'] {
+            assert!(check_extension(&header(t, MAX_EXTENSION)).is_ok());
+            let e = check_extension(&header(t, MAX_EXTENSION + 1)).unwrap_err();
+            assert!(e.to_string().contains("over the 1048576-byte limit"), "{e}");
+        }
+        assert!(check_extension(&header(b'0', u64::MAX >> 8)).is_ok());
+        // A bad checksum is left to the tar reader to report.
+        let mut h = header(b'x', MAX_EXTENSION + 1);
+        h[0] = b'y';
+        assert!(check_extension(&h).is_ok());
     }
 
     /// Scanning from the map and with reads and seeks (files that cannot be mapped) agree, and
