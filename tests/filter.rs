@@ -614,3 +614,29 @@ fn progress_only_on_a_terminal() {
         "no bar into a pipe: {err:?}"
     );
 }
+
+/// A `layer.tar` of a legacy archive whose bytes no longer hash to the config's diff ID (same
+/// size, one byte flipped, found by its tar header) stops `filter` in every output layout.
+#[test]
+fn legacy_layer_tar_is_checked_against_its_diff_id() {
+    let d = tmp();
+    let mut bytes = std::fs::read(testdata("docker-legacy.tar")).unwrap();
+    let mut archive = tar::Archive::new(&bytes[..]);
+    let offset = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.header().entry_type().is_file() && e.path().unwrap().ends_with("layer.tar"))
+        .map(|e| e.raw_file_position() as usize)
+        .expect("a regular layer.tar");
+    bytes[offset + 1000] ^= 1;
+    let bad = d.path().join("bad.tar");
+    std::fs::write(&bad, bytes).unwrap();
+    for format in ["auto", "oci", "docker"] {
+        let out = d.path().join(format!("{format}.tar"));
+        let o = filter(&bad, &out, &["--format", format]);
+        assert_eq!(o.status.code(), Some(1), "--format {format}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("digest mismatch"));
+        assert!(!out.exists());
+    }
+}

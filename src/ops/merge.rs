@@ -191,7 +191,7 @@ impl Builder {
     /// The images of a legacy input, converted to OCI manifests: one root per RepoTag.
     fn add_legacy(&mut self, i: usize, g: &Graph, skip_missing: bool) -> Result<()> {
         for l in &g.legacy {
-            let converted = match convert::to_oci(g, l) {
+            let converted = match convert::to_oci(l) {
                 Ok(Some(c)) => c,
                 Ok(None) | Err(Error::Missing(_)) if skip_missing => {
                     self.notes.push(format!(

@@ -9,10 +9,10 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Format, Graph};
 use crate::layout::docker::DockerEntry;
-use crate::layout::docs::{parse_json, ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX, OCI_MANIFEST};
+use crate::layout::docs::{ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX, OCI_MANIFEST};
 use crate::layout::legacy::LegacyImage;
 use crate::reference::{full_name, split_tag};
-use crate::source::{paths, Loc, MAX_JSON};
+use crate::source::{paths, Loc};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,8 +59,9 @@ pub fn legacy_plan(g: &Graph, sel: Selection) -> Result<Plan> {
 /// (path, location when present, digest to check).
 fn legacy_members(g: &Graph, l: &LegacyImage) -> Vec<(String, Option<Loc>, Option<Digest>)> {
     let mut paths = vec![(l.entry.config.clone(), l.config.clone(), l.id.clone())];
-    for (p, loc) in &l.layers {
-        paths.push((p.clone(), loc.clone(), None));
+    for (i, (p, loc)) in l.layers.iter().enumerate() {
+        // A layer.tar is checked against the config's diff ID as it is copied.
+        paths.push((p.clone(), loc.clone(), l.diff_id(i)));
         if let Some((dir, _)) = p.rsplit_once('/') {
             for sib in ["json", "VERSION"] {
                 let s = format!("{dir}/{sib}");
@@ -118,12 +119,11 @@ impl Converted {
 }
 
 /// Convert legacy image `l` of `g`; `None` when its config is absent.
-pub fn to_oci(g: &Graph, l: &LegacyImage) -> Result<Option<Converted>> {
+pub fn to_oci(l: &LegacyImage) -> Result<Option<Converted>> {
     let (Some(cfg), Some(id)) = (&l.config, &l.id) else {
         return Ok(None);
     };
-    let config = parse_json(&g.archive.read_small(cfg, MAX_JSON)?, &l.entry.config)?;
-    let diff_ids = diff_ids(&config, &l.entry.config)?;
+    let diff_ids = l.diff_ids.clone();
     if diff_ids.len() != l.layers.len() {
         return Err(Error::format(
             &l.entry.config,
@@ -170,22 +170,6 @@ pub fn to_oci(g: &Graph, l: &LegacyImage) -> Result<Option<Converted>> {
     }))
 }
 
-/// The config's `rootfs.diff_ids`.
-fn diff_ids(config: &Value, member: &str) -> Result<Vec<Digest>> {
-    config
-        .pointer("/rootfs/diff_ids")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(Digest::parse)
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .transpose()
-        .map_err(|e| Error::format(member, e))
-        .map(Option::unwrap_or_default)
-}
-
 /// The annotations of a root named by RepoTag `t`, as Docker 25+ writes them.
 pub fn name_annotations(t: &str) -> Value {
     let tag = split_tag(t).map_or("latest", |x| x.1);
@@ -200,7 +184,7 @@ pub fn legacy_to_oci_plan(g: &Graph, mut sel: Selection, out_format: Format) -> 
     let mut entries = Vec::new();
     for &ii in &sel.kept_images {
         let l = &g.legacy[ii];
-        let Some(c) = to_oci(g, l)? else {
+        let Some(c) = to_oci(l)? else {
             continue;
         };
         for (d, loc) in &c.blobs {
