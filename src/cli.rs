@@ -56,9 +56,19 @@ pub enum Command {
         after_help = "Examples:\n  ocislim merge app-amd64.tar app-arm64.tar -o app.tar\n  ocislim merge a.tar b.tar -o ab.tar --name registry.local/app:1.0 --prefer last\n  ocislim merge base.tar app.tar -o bundle.tar.zst --platform linux/amd64\n\nExit codes: as filter, and 6 when two inputs give one image different manifests for one platform (see --prefer)"
     )]
     Merge(MergeArgs),
+    /// Write an archive without the blobs the far side already holds (its bases).
+    #[command(
+        after_help = "Examples:\n  ocislim delta app-v2.tar --base app-v1.tar -o app-v2.delta.tar\n  ocislim delta bundle.tar --base far-side-digests.txt -o send.tar.zst --platform linux/amd64\n\nThe far side restores the whole archive with `ocislim apply`, or imports the delta straight into a containerd that holds the base."
+    )]
+    Delta(DeltaArgs),
+    /// Make a delta whole again from its bases: byte for byte what `filter` would have written.
+    #[command(
+        after_help = "Examples:\n  ocislim apply app-v2.delta.tar --base app-v1.tar -o app-v2.tar\n  ocislim apply send.tar.zst --base old-a.tar --base old-b.tar -o full.tar --json"
+    )]
+    Apply(ApplyArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
     #[command(after_help = format!(
-        "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n\n\
+        "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n  ocislim verify app-v2.delta.tar --base app-v1.tar\n\n\
          Exit codes: {} sound, {} shallow (content missing) but otherwise sound, {} corrupt",
         ExitCode::Success.code(),
         ExitCode::Shallow.code(),
@@ -144,9 +154,8 @@ pub struct MergeArgs {
 /// The selection and output options of the verbs that write archives.
 #[derive(Debug, Args)]
 pub struct WriteArgs {
-    /// Output path, or `-` for standard output.
-    #[arg(short = 'o', long = "output", value_name = "OUT")]
-    pub output: String,
+    #[command(flatten)]
+    pub out: OutputArgs,
     /// Platforms to keep (repeatable, comma-separated): linux/amd64,linux/arm64.
     #[arg(long = "platform", value_name = "P", value_parser = platform_list)]
     pub platform: Vec<PlatformList>,
@@ -165,15 +174,23 @@ pub struct WriteArgs {
     /// Output layout: the input's, OCI only, or OCI plus Docker's manifest.json.
     #[arg(long, value_enum, default_value_t = OutFormat::Auto)]
     pub format: OutFormat,
+    /// The platform manifest.json points at (what `docker load` loads).
+    #[arg(long, value_name = "P", value_parser = Platform::parse)]
+    pub docker_platform: Option<Platform>,
+}
+
+/// Where and how the verbs that write archives write, and what they print.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output path, or `-` for standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: String,
     /// Output compression (auto follows the file name: .tar.gz/.tgz, .tar.zst/.tzst).
     #[arg(long, value_enum, default_value_t = Compress::Auto)]
     pub compress: Compress,
     /// Compression level (gzip 1-9, zstd 1-19).
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
-    /// The platform manifest.json points at (what `docker load` loads).
-    #[arg(long, value_name = "P", value_parser = Platform::parse)]
-    pub docker_platform: Option<Platform>,
     /// Do not verify the digests of the blobs written.
     #[arg(long)]
     pub no_verify: bool,
@@ -190,10 +207,36 @@ pub struct WriteArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DeltaArgs {
+    /// The archive to send (path, OCI layout directory, or `-`).
+    pub new: String,
+    /// What the far side holds: an archive, a layout directory, or a file of digests
+    /// (`algorithm:hex` a line, `#` comments, as `ctr content ls -q` prints). Repeatable.
+    #[arg(long = "base", value_name = "BASE", required = true)]
+    pub bases: Vec<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The delta that `ocislim delta` wrote.
+    pub delta: String,
+    /// Archives or layout directories that hold the blobs the delta left out. Repeatable.
+    #[arg(long = "base", value_name = "BASE", required = true)]
+    pub bases: Vec<String>,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Archive path, an OCI layout directory, or `-` for standard input.
     pub archive: String,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Judge the closure against the archive plus these (a delta's bases). Repeatable.
+    #[arg(long = "base", value_name = "BASE")]
+    pub bases: Vec<String>,
 }

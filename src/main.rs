@@ -32,6 +32,8 @@ fn main() -> std::process::ExitCode {
         Command::Verify(a) => commands::verify::run(a),
         Command::Filter(a) => commands::filter::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Delta(a) => commands::delta::run(a),
+        Command::Apply(a) => commands::apply::run(a),
     };
     match result {
         Ok(()) => ExitCode::Success.into(),

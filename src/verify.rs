@@ -161,6 +161,12 @@ impl VerifyReport {
 
 /// Verify an archive's graph.
 pub fn verify(g: &Graph) -> VerifyReport {
+    verify_against(g, &|_| false)
+}
+
+/// Verify an archive's graph, a blob it lacks counting as present when `held` says another
+/// place holds it (a delta's bases).
+pub fn verify_against(g: &Graph, held: &dyn Fn(&Digest) -> bool) -> VerifyReport {
     let mut problems = Vec::new();
     let mut push = |severity, message: String| problems.push(Problem { severity, message });
     let mut checked = 0usize;
@@ -209,6 +215,7 @@ pub fn verify(g: &Graph) -> VerifyReport {
                     + &format!(" (descriptor in {member})"),
             ),
             Some(_) => {}
+            None if held(&d.digest) => {}
             None => {
                 if missing_reported.insert(d.digest.clone()) {
                     push(
@@ -222,9 +229,9 @@ pub fn verify(g: &Graph) -> VerifyReport {
 
     // 3. manifest.json agrees with the index, or with the legacy configs.
     match g.format {
-        Format::Docker => check_manifest_json(g, &mut push),
+        Format::Docker => check_manifest_json(g, held, &mut push),
         Format::DockerLegacy => {
-            let (n, b) = check_legacy(g, &mut push);
+            let (n, b) = check_legacy(g, held, &mut push);
             checked += n;
             bytes += b;
         }
@@ -248,7 +255,11 @@ pub fn digest_of_blob_path(p: &str) -> Option<Digest> {
     Digest::parse(&format!("{alg}:{hex}")).ok()
 }
 
-fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
+fn check_manifest_json(
+    g: &Graph,
+    held: &dyn Fn(&Digest) -> bool,
+    push: &mut impl FnMut(Severity, String),
+) {
     let Some(entries) = &g.docker_manifest else {
         return;
     };
@@ -297,6 +308,7 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
         for p in std::iter::once(&e.config).chain(&e.layers) {
             match g.archive.resolve(p) {
                 Ok(Some(_)) => {}
+                Ok(None) if digest_of_blob_path(p).is_some_and(|d| held(&d)) => {}
                 Ok(None) => push(Severity::Missing, format!("{what}: {p} not in the archive")),
                 Err(err) => push(Severity::Corrupt, format!("{what}: {err}")),
             }
@@ -307,7 +319,11 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
 /// Check legacy entries; returns how many files and bytes were hashed. Each config was checked
 /// against its name when the archive was read; here each `layer.tar` is hashed against the
 /// config's `rootfs.diff_ids`, once however many images share it, all in one parallel pass.
-fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u64) {
+fn check_legacy(
+    g: &Graph,
+    held: &dyn Fn(&Digest) -> bool,
+    push: &mut impl FnMut(Severity, String),
+) -> (usize, u64) {
     let (mut files, mut bytes) = (0usize, 0u64);
     let mut seen = std::collections::HashSet::new();
     let mut layers: Vec<(&String, &Loc, &Digest)> = Vec::new();
@@ -336,6 +352,7 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u
         }
         for (i, (p, loc)) in l.layers.iter().enumerate() {
             match (loc, l.diff_ids.get(i)) {
+                (None, Some(d)) if held(d) => {}
                 (None, _) => push(
                     Severity::Missing,
                     format!("{what}: layer {p} not in the archive"),

@@ -3,7 +3,7 @@
 //! archives.
 
 use super::{print_json, Stream};
-use crate::cli::{self, FilterArgs, PlatformList, WriteArgs};
+use crate::cli::{self, FilterArgs, OutputArgs, PlatformList, WriteArgs};
 use ocislim::plan::{FilterOptions, OutputFormat};
 use ocislim::report::filter::FilterReport;
 use ocislim::sink::write::{Target, WriteOptions};
@@ -13,12 +13,13 @@ use ocislim::{Graph, Result};
 pub fn run(a: FilterArgs) -> Result<()> {
     let (opts, target, wopts) = write_options(&a.write);
     let g = Graph::open(&a.archive)?;
-    let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.dry_run)?;
-    print_report(&a.write, &report)
+    let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.out.dry_run)?;
+    print_report(&a.write.out, &report)
 }
 
 /// The selection, target and write options that `a` asks for.
 pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
+    let (target, wopts) = output_options(&a.out);
     let opts = FilterOptions {
         include: PlatformList::flatten(&a.platform),
         exclude: PlatformList::flatten(&a.exclude),
@@ -32,6 +33,11 @@ pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
         },
         docker_platform: a.docker_platform.clone(),
     };
+    (opts, target, wopts)
+}
+
+/// The target and write options that `a` asks for.
+pub fn output_options(a: &OutputArgs) -> (Target, WriteOptions) {
     let target = if a.output == "-" {
         Target::Stdout
     } else {
@@ -43,12 +49,12 @@ pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
         progress: !a.quiet,
         digest_output: !a.quiet || a.json,
     };
-    (opts, target, wopts)
+    (target, wopts)
 }
 
 /// Print a verb's report: JSON on stdout (unless the archive goes there), else text on stderr
 /// unless `-q`.
-pub fn print_report(a: &WriteArgs, report: &FilterReport) -> Result<()> {
+pub fn print_report(a: &OutputArgs, report: &FilterReport) -> Result<()> {
     if a.json && a.output != "-" {
         print_json(Stream::Stdout, report)?;
     } else if !a.quiet {
@@ -58,7 +64,7 @@ pub fn print_report(a: &WriteArgs, report: &FilterReport) -> Result<()> {
 }
 
 /// The output compression `--compress`, `--level` and the output name ask for.
-fn compression(a: &WriteArgs) -> OutCompression {
+fn compression(a: &OutputArgs) -> OutCompression {
     match a.compress {
         cli::Compress::Auto if a.output == "-" => OutCompression::None,
         cli::Compress::Auto => OutCompression::from_name(&a.output, a.level),

@@ -16,6 +16,6 @@ pub fn run(a: MergeArgs) -> Result<()> {
             cli::Prefer::Last => Prefer::Last,
         },
     };
-    let (_plan, report) = merge(&a.archives, &opts, &target, &wopts, a.write.dry_run)?;
-    print_report(&a.write, &report)
+    let (_plan, report) = merge(&a.archives, &opts, &target, &wopts, a.write.out.dry_run)?;
+    print_report(&a.write.out, &report)
 }

@@ -1,6 +1,8 @@
 //! The verbs: one module each, turning parsed arguments into library calls and printing the
 //! result. The output helpers they share live here.
 
+pub mod apply;
+pub mod delta;
 pub mod filter;
 pub mod ls;
 pub mod merge;

@@ -8,7 +8,8 @@ use ocislim::{Graph, Result};
 
 pub fn run(a: VerifyArgs) -> Result<()> {
     let g = Graph::open_streaming(&a.archive, true)?;
-    let report = ocislim::verify::verify(&g);
+    let bases = ocislim::ops::bases::Bases::open(&a.bases)?;
+    let report = ocislim::verify::verify_against(&g, &|d| bases.holds(d));
     if a.json {
         print_json(Stream::Stdout, &report)?;
     } else {

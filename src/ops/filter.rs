@@ -5,6 +5,7 @@ use crate::graph::{Format, Graph};
 use crate::plan::{convert, docker, rewrite, select, Content, FilterOptions, OutputFormat, Plan};
 use crate::report::filter::{Bytes, FilterReport};
 use crate::sink::write::{self, Target, WriteOptions};
+use crate::source::Archive;
 
 /// Decide what `filter` writes for `g`.
 pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
@@ -45,27 +46,26 @@ pub fn filter(
     dry_run: bool,
 ) -> Result<(Plan, FilterReport)> {
     let p = plan(g, opts)?;
-    let report = write_plan(g, &p, target, wopts, dry_run)?;
+    let report = write_plan(&g.inputs(), &p, target, wopts, dry_run)?;
     Ok((p, report))
 }
 
-/// Write (or, in a dry run, check) `p`, whose inputs are `g`'s, and report it.
+/// Write (or, in a dry run, check) `p`, whose ranges are in `inputs`, and report it.
 pub fn write_plan(
-    g: &Graph,
+    inputs: &[&Archive],
     p: &Plan,
     target: &Target,
     wopts: &WriteOptions,
     dry_run: bool,
 ) -> Result<FilterReport> {
-    let inputs = g.inputs();
     let (after, sha) = if dry_run {
         // The real run's exit code includes the digest checks.
         if wopts.verify {
-            write::verify_plan(&inputs, p)?;
+            write::verify_plan(inputs, p)?;
         }
         (write::planned_size(p)?, None)
     } else {
-        let w = write::write(&inputs, p, target, wopts)?;
+        let w = write::write(inputs, p, target, wopts)?;
         (w.bytes, w.sha256.map(|d| d.to_string()))
     };
     Ok(FilterReport {
@@ -89,5 +89,7 @@ pub fn write_plan(
         sha256: sha,
         origins: Vec::new(),
         saved_bytes: None,
+        left_out: None,
+        filled_in: None,
     })
 }

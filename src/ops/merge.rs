@@ -558,7 +558,7 @@ pub fn merge(
         .collect();
     let u = union(graphs, opts)?;
     let p = plan(&u, opts)?;
-    let mut report = super::filter::write_plan(&u.graph, &p, target, wopts, dry_run)?;
+    let mut report = super::filter::write_plan(&u.graph.inputs(), &p, target, wopts, dry_run)?;
     report.origins = origins(&u, &p);
     report.saved_bytes = Some(saved_bytes(&p, &held));
     Ok((p, report))

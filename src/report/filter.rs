@@ -25,6 +25,19 @@ pub struct FilterReport {
     /// `merge`: bytes not written twice because several inputs hold the same blob.
     #[serde(rename = "savedBytes", skip_serializing_if = "Option::is_none")]
     pub saved_bytes: Option<u64>,
+    /// `delta`: the blobs left out because a base holds them.
+    #[serde(rename = "leftOut", skip_serializing_if = "Option::is_none")]
+    pub left_out: Option<BlobCount>,
+    /// `apply`: the blobs copied in from the bases.
+    #[serde(rename = "filledIn", skip_serializing_if = "Option::is_none")]
+    pub filled_in: Option<BlobCount>,
+}
+
+/// A number of blobs and their bytes.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BlobCount {
+    pub blobs: u64,
+    pub bytes: u64,
 }
 
 /// Where one platform of a merged image came from.
@@ -86,6 +99,20 @@ impl FilterReport {
             s.push_str(&format!(
                 "blobs shared by several inputs stored once: {} saved\n",
                 human(saved)
+            ));
+        }
+        if let Some(c) = self.left_out {
+            s.push_str(&format!(
+                "left out {} blobs ({}) that the bases hold\n",
+                c.blobs,
+                human(c.bytes)
+            ));
+        }
+        if let Some(c) = self.filled_in {
+            s.push_str(&format!(
+                "filled in {} blobs ({}) from the bases\n",
+                c.blobs,
+                human(c.bytes)
             ));
         }
         let verb = if self.dry_run { "would write" } else { "wrote" };
