@@ -640,3 +640,50 @@ fn legacy_layer_tar_is_checked_against_its_diff_id() {
         assert!(!out.exists());
     }
 }
+
+/// `--docker-platform` names a kept platform or nothing is written (exit 3 listing the kept
+/// ones); under `--format auto` it gives an OCI input the manifest.json that `docker load` reads.
+#[test]
+fn docker_platform_must_be_kept_and_implies_docker_format() {
+    let d = tmp();
+    let out = d.path().join("out.tar");
+    let o = fixture_ok(
+        "oci-index.tar",
+        &out,
+        &["--docker-platform", "linux/arm/v7"],
+    );
+    ok(&o);
+    let files = read_tar(&out);
+    let entries = json_in(&files, "manifest.json");
+    let config = entries[0]["Config"].as_str().unwrap().to_string();
+    let arm = ls(&out)["images"][0]["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == "linux/arm/v7")
+        .map(|p| p["digest"].as_str().unwrap().to_string())
+        .unwrap();
+    let manifest = json_in(&files, &format!("blobs/sha256/{}", &arm["sha256:".len()..]));
+    assert_eq!(
+        manifest["config"]["digest"]
+            .as_str()
+            .map(|d| d.replace(':', "/")),
+        Some(config.trim_start_matches("blobs/").to_string())
+    );
+    for args in [
+        &[
+            "--platform",
+            "linux/amd64",
+            "--docker-platform",
+            "linux/arm64",
+        ][..],
+        &["--docker-platform", "linux/s390x"][..],
+    ] {
+        std::fs::remove_file(&out).ok();
+        let o = filter(testdata("oci-index.tar"), &out, args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("not among the kept platforms"), "{err}");
+        assert!(!out.exists());
+    }
+}

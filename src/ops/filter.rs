@@ -10,7 +10,10 @@ use crate::source::Archive;
 /// Decide what `filter` writes for `g`.
 pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
     let mut sel = select::select(g, opts)?;
+    docker::check_docker_platform(g, opts, &sel)?;
     let out_format = match (opts.format, g.format) {
+        // --docker-platform asks for a manifest.json: an OCI input gets one.
+        (OutputFormat::Auto, Format::Oci) if opts.docker_platform.is_some() => Format::Docker,
         (OutputFormat::Auto, f) => f,
         (OutputFormat::Oci, _) => Format::Oci,
         (OutputFormat::Docker, _) => Format::Docker,

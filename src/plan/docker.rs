@@ -57,6 +57,34 @@ pub fn docker_files(
     Ok((manifest_json, repositories))
 }
 
+/// `--docker-platform` must name a platform that is kept (exit 3 listing the kept ones): a
+/// `docker load` of the output loads exactly what was asked for, or nothing is written.
+pub fn check_docker_platform(g: &Graph, opts: &FilterOptions, sel: &Selection) -> Result<()> {
+    let Some(want) = &opts.docker_platform else {
+        return Ok(());
+    };
+    let m = Matcher::new(want);
+    let kept: Vec<&PlatformManifest> = g
+        .images
+        .iter()
+        .flat_map(|i| &i.platforms)
+        .filter(|p| sel.kept.contains(&p.desc.digest) && p.status == Status::Present)
+        .collect();
+    if kept
+        .iter()
+        .any(|p| p.platform.as_ref().is_some_and(|pl| m.matches(pl)))
+    {
+        return Ok(());
+    }
+    let mut names: Vec<String> = kept.iter().map(|p| p.platform_string()).collect();
+    names.dedup();
+    Err(crate::error::Error::NoMatch(format!(
+        "--docker-platform {} is not among the kept platforms: {}",
+        want.format_selector(),
+        names.join(", ")
+    )))
+}
+
 /// The platform an image's `manifest.json` entry points at (see the module doc).
 fn chosen_platform<'a>(
     platforms: impl Iterator<Item = &'a PlatformManifest>,
