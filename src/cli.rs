@@ -66,6 +66,11 @@ pub enum Command {
         after_help = "Examples:\n  ocislim apply app-v2.delta.tar --base app-v1.tar -o app-v2.tar\n  ocislim apply send.tar.zst --base old-a.tar --base old-b.tar -o full.tar --json"
     )]
     Apply(ApplyArgs),
+    /// Write one archive per platform (or per image) of an archive, read once.
+    #[command(
+        after_help = "Examples:\n  ocislim split all.tar -o 'dist/app-{os}-{arch}{variant}.tar'\n  ocislim split bundle.tar -o 'images/{image}.tar.zst' --image 'registry.local/*'\n  ocislim split all.tar -o 'out/{image}-{platform}.tar' --platform linux/amd64,linux/arm64\n\nPlaceholders: {platform} (linux-arm64-v8), {os}, {arch}, {variant} (empty when none), {image} (name with / and : as _). Each output is byte for byte what `ocislim filter --platform P` (or `--image NAME`) writes."
+    )]
+    Split(SplitArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
     #[command(after_help = format!(
         "Examples:\n  ocislim verify image.tar\n  ocislim verify image.tar --json\n  ocislim verify app-v2.delta.tar --base app-v1.tar\n\n\
@@ -162,6 +167,10 @@ pub struct WriteArgs {
     /// Platforms to drop (repeatable, comma-separated).
     #[arg(long = "exclude", value_name = "P", value_parser = platform_list)]
     pub exclude: Vec<PlatformList>,
+    /// Keep only images whose name matches (globs `*` `?`, full or familiar form, `<none>` for
+    /// unnamed; repeatable, comma-separated).
+    #[arg(long = "image", value_name = "PAT", value_delimiter = ',')]
+    pub image: Vec<String>,
     /// Keep every index byte for byte (digests unchanged); leave out unselected platforms' blobs.
     #[arg(long, conflicts_with = "skip_missing")]
     pub keep_index: bool,
@@ -214,6 +223,14 @@ pub struct DeltaArgs {
     /// (`algorithm:hex` a line, `#` comments, as `ctr content ls -q` prints). Repeatable.
     #[arg(long = "base", value_name = "BASE", required = true)]
     pub bases: Vec<String>,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Archive path, an OCI layout directory, or `-` for standard input.
+    pub archive: String,
     #[command(flatten)]
     pub write: WriteArgs,
 }

@@ -34,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Command::Merge(a) => commands::merge::run(a),
         Command::Delta(a) => commands::delta::run(a),
         Command::Apply(a) => commands::apply::run(a),
+        Command::Split(a) => commands::split::run(a),
     };
     match result {
         Ok(()) => ExitCode::Success.into(),

@@ -81,6 +81,43 @@ pub fn tag_of(name: &str) -> &str {
     split_tag(base).map_or("latest", |(_, t)| t)
 }
 
+/// What `--image '<none>'` matches: an image without a name.
+pub const UNNAMED: &str = "<none>";
+
+/// An `--image` pattern: a glob (`*`, `?`) tried against the name as written, its full
+/// reference and its familiar form, so `alpine:*` and `docker.io/library/alpine:*` both match
+/// `docker.io/library/alpine:3.20`. Only `<none>` matches an unnamed image.
+#[derive(Debug, Clone)]
+pub struct ImagePattern {
+    raw: String,
+    glob: wildmatch::WildMatch,
+}
+
+impl ImagePattern {
+    pub fn new(pattern: &str) -> ImagePattern {
+        ImagePattern {
+            raw: pattern.to_string(),
+            glob: wildmatch::WildMatch::new(pattern),
+        }
+    }
+
+    /// The pattern as given.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn matches(&self, name: Option<&str>) -> bool {
+        match name {
+            None => self.raw == UNNAMED,
+            Some(n) => {
+                self.glob.matches(n)
+                    || self.glob.matches(&canonical(n))
+                    || repo_tag(n).is_some_and(|t| self.glob.matches(&t))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +146,30 @@ mod tests {
             Some(("localhost:5000/x", "1"))
         );
         assert_eq!(split_tag("localhost:5000/x"), None);
+    }
+
+    #[test]
+    fn image_patterns_match_every_form_of_a_name() {
+        let full = Some("docker.io/library/alpine:3.20");
+        for p in [
+            "alpine:3.20",
+            "alpine:*",
+            "docker.io/library/alpine:3.2?",
+            "*alpine*",
+            "*",
+        ] {
+            assert!(ImagePattern::new(p).matches(full), "{p}");
+        }
+        assert!(!ImagePattern::new("busybox*").matches(full));
+        assert!(!ImagePattern::new("*").matches(None));
+        assert!(ImagePattern::new("<none>").matches(None));
+        assert!(ImagePattern::new("example.com/demo:*").matches(Some("example.com/demo:1.0")));
+    }
+
+    #[test]
+    fn a_pattern_of_thousands_of_stars() {
+        let p = ImagePattern::new(&"*a".repeat(5000));
+        assert!(!p.matches(Some(&"a".repeat(4000))));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{bin, ls_json, out_path, platforms, testdata, tmp};
-use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
+use common::{bin, ls_json, one_image, out_path, platforms, testdata, tmp, PLATFORMS};
+use ocislim::testgen::{self, Shape};
 use proptest::prelude::*;
 use std::path::Path;
 
@@ -224,47 +224,6 @@ fn a_base_blob_with_the_right_name_and_wrong_bytes_is_never_written() {
     assert!(err.contains("sha256:"), "{err}");
 }
 
-const PLATFORMS: [&str; 4] = [
-    "linux/amd64",
-    "linux/arm64/v8",
-    "linux/arm/v7",
-    "linux/s390x",
-];
-
-/// A generated archive of one image whose platforms share a layer.
-fn spec(platforms: &[usize], shape: Shape, docker: bool) -> ArchiveSpec {
-    let ps = platforms
-        .iter()
-        .map(|&i| {
-            let mut p = PlatformSpec::new(
-                PLATFORMS[i],
-                vec![
-                    LayerSpec {
-                        size: 3000,
-                        seed: 7,
-                    },
-                    LayerSpec {
-                        size: 500 + i as u64,
-                        seed: i as u64,
-                    },
-                ],
-            );
-            p.attestation = i % 2 == 0;
-            p
-        })
-        .collect();
-    ArchiveSpec {
-        images: vec![ImageSpec {
-            name: Some("example.com/app:1".into()),
-            shape,
-            platforms: ps,
-        }],
-        docker_manifest: docker,
-        orphans: 1,
-        containerd_names: docker,
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
 
@@ -281,8 +240,8 @@ proptest! {
     ) {
         let dir = tmp();
         let (new, base) = (out_path(&dir, "new.tar"), out_path(&dir, "base.tar"));
-        testgen::write_archive(&spec(&new_set, shape, docker), std::fs::File::create(&new).unwrap()).unwrap();
-        testgen::write_archive(&spec(&base_set, Shape::OciIndex, false), std::fs::File::create(&base).unwrap()).unwrap();
+        testgen::write_archive(&one_image(&new_set, shape, docker), std::fs::File::create(&new).unwrap()).unwrap();
+        testgen::write_archive(&one_image(&base_set, Shape::OciIndex, false), std::fs::File::create(&base).unwrap()).unwrap();
         let selected: Vec<&str> = keep.iter().filter(|i| new_set.contains(i)).map(|&i| PLATFORMS[i]).collect();
         let mut opts = Vec::new();
         if !selected.is_empty() {

@@ -32,6 +32,7 @@ pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
             cli::OutFormat::Docker => OutputFormat::Docker,
         },
         docker_platform: a.docker_platform.clone(),
+        images: a.image.clone(),
     };
     (opts, target, wopts)
 }

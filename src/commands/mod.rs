@@ -6,6 +6,7 @@ pub mod delta;
 pub mod filter;
 pub mod ls;
 pub mod merge;
+pub mod split;
 pub mod verify;
 
 use ocislim::{Error, Result};

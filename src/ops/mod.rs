@@ -6,3 +6,4 @@ pub mod bases;
 pub mod delta;
 pub mod filter;
 pub mod merge;
+pub mod split;

@@ -42,6 +42,8 @@ pub struct FilterOptions {
     pub drop_attestations: bool,
     pub format: OutputFormat,
     pub docker_platform: Option<Platform>,
+    /// `--image` patterns (empty: every image).
+    pub images: Vec<String>,
 }
 
 impl Default for FilterOptions {
@@ -54,6 +56,7 @@ impl Default for FilterOptions {
             drop_attestations: false,
             format: OutputFormat::Auto,
             docker_platform: None,
+            images: Vec::new(),
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, PlatformManifest, Status};
 use crate::layout::docs::Descriptor;
 use crate::platform::{Matcher, Platform};
-use crate::reference::display_name;
+use crate::reference::{display_name, ImagePattern, UNNAMED};
 use std::collections::BTreeSet;
 
 /// What [`select`] decided.
@@ -30,6 +30,7 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
     let include: Vec<Matcher> = opts.include.iter().map(Matcher::new).collect();
     let exclude: Vec<Matcher> = opts.exclude.iter().map(Matcher::new).collect();
     check_selectors_match(g, &opts.include, &include)?;
+    let images = image_patterns(g, &opts.images)?;
     let selected = |p: &Option<Platform>| match p {
         None => true,
         Some(p) => {
@@ -53,6 +54,13 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
             dropped: Vec::new(),
             skipped_missing: Vec::new(),
         };
+        if !images.is_empty() && !images.iter().any(|p| p.matches(img.name.as_deref())) {
+            rep.dropped = img.platforms.iter().map(|p| p.platform_string()).collect();
+            sel.notes
+                .push(format!("dropping image {name}: not selected by --image"));
+            sel.images.push(rep);
+            continue;
+        }
         for p in &img.platforms {
             if !selected(&p.platform) {
                 rep.dropped.push(p.platform_string());
@@ -105,6 +113,26 @@ fn check_selectors_match(g: &Graph, selectors: &[Platform], matchers: &[Matcher]
         }
     }
     Ok(())
+}
+
+/// The `--image` patterns, each of which must match some image (exit 3 listing the names).
+fn image_patterns(g: &Graph, patterns: &[String]) -> Result<Vec<ImagePattern>> {
+    let compiled: Vec<ImagePattern> = patterns.iter().map(|p| ImagePattern::new(p)).collect();
+    for p in &compiled {
+        if !g.images.iter().any(|i| p.matches(i.name.as_deref())) {
+            let names: Vec<&str> = g
+                .images
+                .iter()
+                .map(|i| i.name.as_deref().unwrap_or(UNNAMED))
+                .collect();
+            return Err(Error::NoMatch(format!(
+                "--image {} matched no image; the archive has: {}",
+                p.as_str(),
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(compiled)
 }
 
 fn status_word(s: Status) -> &'static str {

@@ -217,3 +217,48 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn out_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
+
+/// Platforms for generated archives.
+pub const PLATFORMS: [&str; 4] = [
+    "linux/amd64",
+    "linux/arm64/v8",
+    "linux/arm/v7",
+    "linux/s390x",
+];
+
+/// A generated archive of one image, `example.com/app:1`, with the platforms `PLATFORMS[i]` for
+/// each `i` given: each has a 3000-byte layer they all share and a small one of its own, and
+/// the even-numbered ones an attestation. `docker` adds Docker's manifest.json.
+pub fn one_image(
+    platforms: &[usize],
+    shape: ocislim::testgen::Shape,
+    docker: bool,
+) -> ocislim::testgen::ArchiveSpec {
+    use ocislim::testgen::{ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec};
+    let ps = platforms
+        .iter()
+        .map(|&i| {
+            let own = LayerSpec {
+                size: 500 + i as u64,
+                seed: i as u64,
+            };
+            let shared = LayerSpec {
+                size: 3000,
+                seed: 7,
+            };
+            let mut p = PlatformSpec::new(PLATFORMS[i], vec![shared, own]);
+            p.attestation = i % 2 == 0;
+            p
+        })
+        .collect();
+    ArchiveSpec {
+        images: vec![ImageSpec {
+            name: Some("example.com/app:1".into()),
+            shape,
+            platforms: ps,
+        }],
+        docker_manifest: docker,
+        orphans: 1,
+        containerd_names: docker,
+    }
+}
