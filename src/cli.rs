@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ocislim::exit_codes::ExitCode;
 use ocislim::platform::{parse_list, Platform, PlatformError};
+use ocislim::reference::Rename;
 
 /// One `--platform`/`--exclude` value: a comma-separated list of platforms.
 #[derive(Debug, Clone)]
@@ -171,6 +172,10 @@ pub struct WriteArgs {
     /// unnamed; repeatable, comma-separated).
     #[arg(long = "image", value_name = "PAT", value_delimiter = ',')]
     pub image: Vec<String>,
+    /// Rename image SRC to DST (repeatable); a SRC ending in `/` renames every image under
+    /// that prefix: `--tag docker.io/=registry.local:5000/`.
+    #[arg(long = "tag", value_name = "SRC=DST", value_parser = Rename::parse)]
+    pub tag: Vec<Rename>,
     /// Keep every index byte for byte (digests unchanged); leave out unselected platforms' blobs.
     #[arg(long, conflicts_with = "skip_missing")]
     pub keep_index: bool,

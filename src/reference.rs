@@ -118,6 +118,45 @@ impl ImagePattern {
     }
 }
 
+/// A `--tag SRC=DST`: renames image SRC to DST, or with a SRC ending in `/` every image under
+/// that prefix (`docker.io/=registry.local:5000/`). Names compare as [`canonical`] references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+}
+
+impl Rename {
+    /// Parse `SRC=DST`.
+    pub fn parse(s: &str) -> Result<Rename, String> {
+        match s.split_once('=') {
+            Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(Rename {
+                from: from.to_string(),
+                to: to.to_string(),
+            }),
+            _ => Err(format!("--tag {s}: expected SRC=DST")),
+        }
+    }
+
+    /// The new name of `name` (a full reference), if this rename applies to it.
+    pub fn apply(&self, name: &str) -> Option<String> {
+        let full = canonical(name);
+        if self.from.ends_with('/') {
+            let rest = full
+                .strip_prefix(&self.from)
+                .or_else(|| name.strip_prefix(&self.from))?;
+            return Some(canonical(&format!("{}{rest}", self.to)));
+        }
+        (canonical(&self.from) == full).then(|| canonical(&self.to))
+    }
+}
+
+/// The new name of `name` under the first of `renames` that applies.
+pub fn renamed(renames: &[Rename], name: Option<&str>) -> Option<String> {
+    let name = name?;
+    renames.iter().find_map(|r| r.apply(name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +209,24 @@ mod tests {
     fn a_pattern_of_thousands_of_stars() {
         let p = ImagePattern::new(&"*a".repeat(5000));
         assert!(!p.matches(Some(&"a".repeat(4000))));
+    }
+
+    #[test]
+    fn renames_take_exact_names_and_prefixes() {
+        let r = Rename::parse("alpine:3.20=registry.local/alpine:3.20").unwrap();
+        assert_eq!(
+            r.apply("docker.io/library/alpine:3.20").as_deref(),
+            Some("registry.local/alpine:3.20")
+        );
+        assert_eq!(r.apply("alpine:3.21"), None);
+        let p = Rename::parse("docker.io/=registry.local:5000/").unwrap();
+        assert_eq!(
+            p.apply("alpine:3.20").as_deref(),
+            Some("registry.local:5000/library/alpine:3.20")
+        );
+        assert_eq!(p.apply("example.com/x:1"), None);
+        assert!(Rename::parse("nodst=").is_err());
+        assert!(Rename::parse("noequals").is_err());
     }
 
     #[test]

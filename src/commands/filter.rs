@@ -33,6 +33,7 @@ pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
         },
         docker_platform: a.docker_platform.clone(),
         images: a.image.clone(),
+        tags: a.tag.clone(),
     };
     (opts, target, wopts)
 }

@@ -20,8 +20,8 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
     };
     if g.format == Format::DockerLegacy {
         return match out_format {
-            Format::DockerLegacy => convert::legacy_plan(g, sel),
-            f => convert::legacy_to_oci_plan(g, sel, f),
+            Format::DockerLegacy => convert::legacy_plan(g, sel, &opts.tags),
+            f => convert::legacy_to_oci_plan(g, sel, f, &opts.tags),
         };
     }
     let mut members = rewrite::rewrite(g, opts, &mut sel)?;

@@ -11,10 +11,10 @@ use crate::graph::{Format, Graph};
 use crate::layout::docker::DockerEntry;
 use crate::layout::docs::{ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX, OCI_MANIFEST};
 use crate::layout::legacy::LegacyImage;
-use crate::reference::{full_name, split_tag};
+use crate::reference::{full_name, renamed, repo_tag, split_tag, Rename};
 use crate::source::{paths, Loc};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Media type of the uncompressed layers a `layer.tar` becomes.
 const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -22,14 +22,18 @@ const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// Filter a legacy archive entry by entry, writing the same layout back with links resolved.
-pub fn legacy_plan(g: &Graph, sel: Selection) -> Result<Plan> {
+pub fn legacy_plan(g: &Graph, sel: Selection, renames: &[Rename]) -> Result<Plan> {
     let mut members = BTreeMap::new();
     let mut entries = Vec::new();
-    let mut tags = BTreeSet::new();
+    let mut repositories = Repositories::new(g);
     for &ii in &sel.kept_images {
         let l = &g.legacy[ii];
-        entries.push(l.entry.clone());
-        tags.extend(l.entry.repo_tags.iter().cloned());
+        let mut entry = l.entry.clone();
+        entry.repo_tags = repo_tags(l, renames);
+        for (old, new) in l.entry.repo_tags.iter().zip(&entry.repo_tags) {
+            repositories.keep(old, new);
+        }
+        entries.push(entry);
         for (p, loc, digest) in legacy_members(g, l) {
             let name = paths::normalize(&p, "manifest.json")?;
             if let Some(loc) = loc {
@@ -41,10 +45,10 @@ pub fn legacy_plan(g: &Graph, sel: Selection) -> Result<Plan> {
         "manifest.json".into(),
         Content::Bytes(serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?),
     );
-    if let Some(r) = &g.repositories {
+    if g.repositories.is_some() {
         members.insert(
             "repositories".into(),
-            Content::Bytes(serialize(&kept_repositories(r, &tags), "repositories")?),
+            Content::Bytes(serialize(&repositories.out, "repositories")?),
         );
     }
     Ok(Plan {
@@ -74,22 +78,55 @@ fn legacy_members(g: &Graph, l: &LegacyImage) -> Vec<(String, Option<Loc>, Optio
     paths
 }
 
-/// `repositories` with only the kept `repo:tag`s.
-fn kept_repositories(r: &Value, tags: &BTreeSet<String>) -> Value {
-    let mut out = serde_json::Map::new();
-    for (repo, t) in r.as_object().into_iter().flatten() {
-        let keep: serde_json::Map<String, Value> = t
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(tag, _)| tags.contains(&format!("{repo}:{tag}")))
-            .map(|(tag, id)| (tag.clone(), id.clone()))
-            .collect();
-        if !keep.is_empty() {
-            out.insert(repo.clone(), Value::Object(keep));
+/// A legacy image's RepoTags, each renamed by `--tag` where one applies.
+fn repo_tags(l: &LegacyImage, renames: &[Rename]) -> Vec<String> {
+    l.entry
+        .repo_tags
+        .iter()
+        .map(|t| {
+            renamed(renames, Some(t))
+                .and_then(|n| repo_tag(&n))
+                .unwrap_or_else(|| t.clone())
+        })
+        .collect()
+}
+
+/// `repositories` for the kept (and renamed) tags, each with the ID the input gave it.
+struct Repositories<'a> {
+    input: Option<&'a Value>,
+    out: Value,
+}
+
+impl<'a> Repositories<'a> {
+    fn new(g: &'a Graph) -> Self {
+        Repositories {
+            input: g.repositories.as_ref(),
+            out: Value::Object(Default::default()),
         }
     }
-    Value::Object(out)
+
+    /// Keep the entry of RepoTag `old` under RepoTag `new`.
+    fn keep(&mut self, old: &str, new: &str) {
+        let (Some((repo, tag)), Some((new_repo, new_tag))) = (split_tag(old), split_tag(new))
+        else {
+            return;
+        };
+        let Some(id) = self
+            .input
+            .and_then(|r| r.get(repo))
+            .and_then(|t| t.get(tag))
+        else {
+            return;
+        };
+        if let Value::Object(out) = &mut self.out {
+            let entry = out
+                .entry(new_repo.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(tags) = entry {
+                tags.insert(new_tag.to_string(), id.clone());
+            }
+        }
+    }
 }
 
 /// A legacy image as an OCI image.
@@ -178,7 +215,12 @@ pub fn name_annotations(t: &str) -> Value {
 
 /// Convert the kept legacy images of `g` into an OCI layout, plus Docker's `manifest.json` and
 /// `repositories` when `out_format` is [`Format::Docker`].
-pub fn legacy_to_oci_plan(g: &Graph, mut sel: Selection, out_format: Format) -> Result<Plan> {
+pub fn legacy_to_oci_plan(
+    g: &Graph,
+    mut sel: Selection,
+    out_format: Format,
+    renames: &[Rename],
+) -> Result<Plan> {
     let mut members = BTreeMap::new();
     let mut roots = Vec::new();
     let mut entries = Vec::new();
@@ -196,21 +238,17 @@ pub fn legacy_to_oci_plan(g: &Graph, mut sel: Selection, out_format: Format) -> 
                 },
             );
         }
-        if l.entry.repo_tags.is_empty() {
+        let tags = repo_tags(l, renames);
+        if tags.is_empty() {
             roots.push(c.descriptor(Value::Null));
         }
-        roots.extend(
-            l.entry
-                .repo_tags
-                .iter()
-                .map(|t| c.descriptor(name_annotations(t))),
-        );
+        roots.extend(tags.iter().map(|t| c.descriptor(name_annotations(t))));
         if let Some(r) = sel.images.get_mut(ii) {
             r.new_digest = Some(c.digest.to_string());
         }
         entries.push(DockerEntry {
             config: c.blobs[0].0.blob_path(),
-            repo_tags: l.entry.repo_tags.clone(),
+            repo_tags: tags,
             layers: c.diff_ids.iter().map(Digest::blob_path).collect(),
             layer_sources: None,
             parent: None,

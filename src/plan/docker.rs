@@ -29,7 +29,8 @@ pub fn docker_files(
             continue;
         };
         let config = m.config.digest.blob_path();
-        let tag = img.name.as_deref().and_then(repo_tag);
+        let name = sel.images[ii].renamed.as_deref().or(img.name.as_deref());
+        let tag = name.and_then(repo_tag);
         if let Some(e) = entries.iter_mut().find(|e| e.config == config) {
             if let Some(t) = tag {
                 if !e.repo_tags.contains(&t) {

@@ -44,6 +44,8 @@ pub struct FilterOptions {
     pub docker_platform: Option<Platform>,
     /// `--image` patterns (empty: every image).
     pub images: Vec<String>,
+    /// `--tag SRC=DST` renames, in the order given.
+    pub tags: Vec<crate::reference::Rename>,
 }
 
 impl Default for FilterOptions {
@@ -57,6 +59,7 @@ impl Default for FilterOptions {
             format: OutputFormat::Auto,
             docker_platform: None,
             images: Vec::new(),
+            tags: Vec::new(),
         }
     }
 }
@@ -94,6 +97,9 @@ pub struct ImageReport {
     pub dropped: Vec<String>,
     /// Selected platforms dropped because their content is missing (`--skip-missing`).
     pub skipped_missing: Vec<String>,
+    /// The new name `--tag` gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<String>,
 }
 
 /// The decision: the output members, sorted by name, and the report.

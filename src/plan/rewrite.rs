@@ -9,7 +9,8 @@ use super::{serialize, Content, FilterOptions, OCI_LAYOUT};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Doc, Graph};
-use crate::layout::docs::{Descriptor, MediaKind};
+use crate::layout::docs::{Descriptor, MediaKind, ANN_CONTAINERD_NAME, ANN_REF_NAME};
+use crate::reference::tag_of;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -59,10 +60,15 @@ pub fn rewrite(
             continue;
         };
         changed |= new.digest != root.digest;
+        let mut value = replace_digest(value, &new);
         if let Some(&pos) = image_at.get(&i) {
             sel.images[pos].new_digest = Some(new.digest.to_string());
+            if let Some(name) = &sel.images[pos].renamed {
+                rename_root(&mut value, name);
+                changed = true;
+            }
         }
-        new_roots.push(replace_digest(value, &new));
+        new_roots.push(value);
     }
     let index_bytes = if changed {
         let mut v = index_json.clone();
@@ -77,6 +83,24 @@ pub fn rewrite(
     members.insert("index.json".into(), Content::Bytes(index_bytes));
     members.insert("oci-layout".into(), Content::Bytes(OCI_LAYOUT.to_vec()));
     Ok(members)
+}
+
+/// Give a root descriptor the name `name` (a full reference): in `io.containerd.image.name`, and
+/// in `org.opencontainers.image.ref.name` as a full reference or a tag, as that one was written.
+fn rename_root(value: &mut Value, name: &str) {
+    let Some(Value::Object(ann)) = value.get_mut("annotations") else {
+        return;
+    };
+    if ann.contains_key(ANN_CONTAINERD_NAME) {
+        ann.insert(ANN_CONTAINERD_NAME.into(), Value::String(name.to_string()));
+    }
+    if let Some(Value::String(old)) = ann.get(ANN_REF_NAME) {
+        let new = match old.contains('/') {
+            true => name.to_string(),
+            false => tag_of(name).to_string(),
+        };
+        ann.insert(ANN_REF_NAME.into(), Value::String(new));
+    }
 }
 
 /// A descriptor's JSON with its digest and size replaced.

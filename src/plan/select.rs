@@ -9,8 +9,8 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, PlatformManifest, Status};
 use crate::layout::docs::Descriptor;
 use crate::platform::{Matcher, Platform};
-use crate::reference::{display_name, ImagePattern, UNNAMED};
-use std::collections::BTreeSet;
+use crate::reference::{canonical, display_name, renamed, ImagePattern, UNNAMED};
+use std::collections::{BTreeSet, HashMap};
 
 /// What [`select`] decided.
 #[derive(Debug, Clone)]
@@ -53,6 +53,7 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
             kept: Vec::new(),
             dropped: Vec::new(),
             skipped_missing: Vec::new(),
+            renamed: renamed(&opts.tags, img.name.as_deref()),
         };
         if !images.is_empty() && !images.iter().any(|p| p.matches(img.name.as_deref())) {
             rep.dropped = img.platforms.iter().map(|p| p.platform_string()).collect();
@@ -87,6 +88,7 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
         }
         sel.images.push(rep);
     }
+    check_renames(g, opts, &sel)?;
     if sel.kept_images.is_empty() {
         return Err(Error::NoMatch(format!(
             "nothing would be left; the archive has: {}",
@@ -133,6 +135,57 @@ fn image_patterns(g: &Graph, patterns: &[String]) -> Result<Vec<ImagePattern>> {
         }
     }
     Ok(compiled)
+}
+
+/// Every `--tag` must rename some image (exit 3 listing the names), and no two kept images may
+/// end up with one name (exit 2: `merge --name` unites images).
+fn check_renames(g: &Graph, opts: &FilterOptions, sel: &Selection) -> Result<()> {
+    let names: Vec<&str> = g
+        .images
+        .iter()
+        .filter_map(|i| i.name.as_deref())
+        .chain(
+            g.legacy
+                .iter()
+                .flat_map(|l| l.entry.repo_tags.iter().map(String::as_str)),
+        )
+        .collect();
+    for r in &opts.tags {
+        if !names.iter().any(|n| r.apply(n).is_some()) {
+            return Err(Error::NoMatch(format!(
+                "--tag {}={} matched no image; the archive has: {}",
+                r.from,
+                r.to,
+                names.join(", ")
+            )));
+        }
+    }
+    let mut owner: HashMap<String, (&Digest, bool)> = HashMap::new();
+    for &ii in &sel.kept_images {
+        let (img, rep) = (&g.images[ii], &sel.images[ii]);
+        let Some(name) = rep
+            .renamed
+            .clone()
+            .or_else(|| img.name.as_deref().map(canonical))
+        else {
+            continue;
+        };
+        let was_renamed = rep.renamed.is_some();
+        match owner.get(&name) {
+            Some((d, other_renamed))
+                if **d != img.root.digest && (was_renamed || *other_renamed) =>
+            {
+                return Err(Error::Usage(format!(
+                    "--tag would give two images the name {name} ({} and {}); use merge --name to unite them",
+                    d, img.root.digest
+                )));
+            }
+            _ => {
+                owner.insert(name, (&img.root.digest, was_renamed));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn status_word(s: Status) -> &'static str {

@@ -78,6 +78,9 @@ impl FilterReport {
                     i.skipped_missing.join(", ")
                 ));
             }
+            if let Some(n) = &i.renamed {
+                s.push_str(&format!(" (renamed {n})"));
+            }
             match &i.new_digest {
                 Some(n) if *n != i.digest => {
                     s.push_str(&format!(" ({} -> {})", short(&i.digest), short(n)))
