@@ -11,12 +11,14 @@
 #             skopeo 1.9
 #   trixie    Debian 13's containerd 1.7, Docker 26 with the containerd image store, skopeo 1.18,
 #             unpacked from Debian's packages (not installed; cached, see scripts/lib/trixie.sh)
-# and umoci (0.4, the machine's) in both.
+#   trixie-classic  Docker 26 again, with its default, classic image store: the Docker checks only
+# and umoci (0.4, the machine's) in all.
 #
 # Checks that run a client are named GEN/GROUP/CHECK and run once per generation, on the same
 # archives; checks of ocislim alone (verify, ls, filter itself, exit codes, umoci) are named
 # GROUP/CHECK and run once. When Debian 13's packages cannot be fetched or do not run, a
 # `SKIP trixie ...` line says which command failed and the trixie checks are skipped.
+# The README's Compatibility table names checks of this suite; the last check sees that they passed.
 #
 # Every check is named and counted; a failing check prints `FAIL NAME` and the tail of what the
 # command printed, and the run goes on. The last line is `N passed, M failed`; the exit status is
@@ -28,8 +30,8 @@
 #   OCISLIM_BIN=PATH          the ocislim binary to test (default target/release/ocislim, built
 #                             with `cargo build --release --locked` when missing; honours
 #                             CARGO_TARGET_DIR)
-#   OCISLIM_INTEROP_GENS="bookworm trixie"  the client generations (the first also runs the
-#                             checks of ocislim alone, so it must be bookworm)
+#   OCISLIM_INTEROP_GENS="bookworm trixie trixie-classic"  the client generations (the first
+#                             also runs the checks of ocislim alone, so it must be bookworm)
 #   OCISLIM_INTEROP_TIMEOUT=S stop the daemons and abort after S seconds (default 900)
 #   OCISLIM_INTEROP_KEEP=1    keep the work directory (archives, logs) for inspection
 #   OCISLIM_INTEROP_VERBOSE=1 print every check's output, not only the failing ones'
@@ -123,11 +125,14 @@ trap 'exit 143' TERM
 PASS=0 FAIL=0 NCHECK=0
 FAILED=()
 GEN= # the client generation whose daemons are up (gen_up)
+# The checks (ERE on NAME) of a generation that differs from the one before it in one client only.
+declare -A GEN_CHECKS=([trixie-classic]='docker-load|image-id')
 # check NAME CMD ARGS...: a check that runs the current generation's clients, named GEN/NAME.
 # Runs CMD in a subshell with errexit on (so every step of a helper counts), prints `ok NAME` or
 # `FAIL NAME` plus the tail of its output. Never aborts the run.
 check() {
 	local name=${GEN:+$GEN/}$1 rc log
+	[ -z "$GEN" ] || [[ $1 =~ ${GEN_CHECKS[$GEN]:-.} ]] || return 0
 	shift
 	NCHECK=$((NCHECK + 1))
 	log=$LOGS/$(printf '%03d' "$NCHECK")-${name//[^A-Za-z0-9._-]/_}.log
@@ -141,6 +146,7 @@ check() {
 	if [ "$rc" = 0 ]; then
 		PASS=$((PASS + 1))
 		echo "ok $name"
+		echo "$name" >>"$LOGS/passed"
 		if [ "${OCISLIM_INTEROP_VERBOSE:-0}" = 1 ]; then sed 's/^/    /' "$log"; fi
 	else
 		FAIL=$((FAIL + 1))
@@ -530,12 +536,12 @@ gen_down() {
 	GEN=
 }
 
-read -r -a GENS <<<"${OCISLIM_INTEROP_GENS:-bookworm trixie}"
+read -r -a GENS <<<"${OCISLIM_INTEROP_GENS:-bookworm trixie trixie-classic}"
 [ "${GENS[0]:-}" = bookworm ] || die "OCISLIM_INTEROP_GENS must start with bookworm (its pass also runs the checks of ocislim alone)"
 if [ "${#GENS[@]}" -gt 1 ]; then
 	say "fetching Debian 13 (trixie) clients into ${OCISLIM_TRIXIE_DIR:-/var/cache/ocislim-trixie} (cached)"
 	if ! daemons_generation trixie; then
-		say "SKIP trixie generation (containerd 1.7, Docker 26, skopeo 1.18): $TRIXIE_ERROR"
+		say "SKIP trixie generations (containerd 1.7, Docker 26, skopeo 1.18): $TRIXIE_ERROR"
 		GENS=(bookworm)
 	fi
 	daemons_generation bookworm
@@ -703,6 +709,7 @@ checks_oci_index() {
 	once oci-gz/ls-compression expect_out gzip ocs_compression "$O"
 	check "oci-gz/ctr-import$(via ctr "$O")" ctr_imports "$O" "$DEMO" linux/amd64 linux/s390x
 	check "oci-gz/docker-load$(via docker "$O")" docker_loads "$O" amd64 "$DEMO"
+	check oci-gz/skopeo-copy-umoci skopeo_copy "$O" 1.0 same
 
 	once oci-zst/filter filt oci-2p.tar.zst "$I" --format docker --platform linux/s390x,linux/arm/v7
 	O=$OUT/oci-2p.tar.zst
@@ -710,6 +717,7 @@ checks_oci_index() {
 	once oci-zst/ls-compression expect_out zstd ocs_compression "$O"
 	check "oci-zst/ctr-import$(via ctr "$O")" ctr_imports "$O" "$DEMO" linux/s390x linux/arm/v7
 	check "oci-zst/docker-load$(via docker "$O")" docker_loads "$O" s390x "$DEMO"
+	check oci-zst/skopeo-copy-umoci skopeo_copy "$O" 1.0 same
 }
 # stdout_load: the README's pipe, `ocislim filter ... -o - | docker load`.
 stdout_load() {
@@ -888,6 +896,7 @@ ctr_imports_all() {
 # ================================================================= the run
 say "making the inputs each client generation saves (${GENS[*]})"
 for g in "${GENS[@]}"; do
+	declare -F "inputs_$g" >/dev/null || continue
 	gen_up "$g"
 	"inputs_$g"
 	gen_down
@@ -907,6 +916,28 @@ for g in "${GENS[@]}"; do
 	checks_docker26_saves
 	gen_down
 done
+
+# The README's Compatibility table: every check it names passed in this run (a skipped
+# generation's excepted).
+# shellcheck disable=SC2016 # backticks are Markdown's
+readme_table() {
+	local n count=0 bad=0
+	while read -r n; do
+		case $n in bookworm/* | trixie/* | trixie-classic/*)
+			printf '%s\n' "${GENS[@]}" | grep -qxF "${n%%/*}" || continue
+			;;
+		esac
+		count=$((count + 1))
+		grep -qxF "$n" "$LOGS/passed" || {
+			echo "README names $n, which did not pass in this run"
+			bad=1
+		}
+	done < <(awk '/^## Compatibility/,/^## Exit codes/' "$ROOT/README.md" |
+		grep -oE '`[a-z0-9-]+(/[a-z0-9-]+)+(\(via [a-z]+ -dc\))?`' | tr -d '`' | sort -u)
+	echo "$count checks named"
+	[ "$count" -gt 0 ] && [ "$bad" = 0 ]
+}
+check readme/compatibility-table readme_table
 
 # ---------------------------------------------------------------- summary
 echo

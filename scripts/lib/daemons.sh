@@ -19,6 +19,7 @@
 #   trixie    Debian 13's, unpacked (not installed) by scripts/lib/trixie.sh: containerd 1.7,
 #             Docker 26 with the containerd image store (`containerd-snapshotter`, so `docker save`
 #             writes Docker 25+ OCI archives and `docker load` keeps every platform), skopeo 1.18
+#   trixie-classic  the same, but Docker 26 with its default, classic image store (vfs)
 #
 # Everything lives under DIR: sockets, roots, state, logs, pid files. Keep DIR short
 # (unix socket paths are limited to 108 bytes), e.g. /tmp/ocislim-d.XXXX. One pair runs at a
@@ -69,7 +70,7 @@ _daemons_alive() {
 	[ "$st" != Z ]
 }
 
-# daemons_generation bookworm|trixie: which binaries daemons_start and the wrappers run.
+# daemons_generation bookworm|trixie|trixie-classic: which binaries daemons_start and the wrappers run.
 # trixie fetches and unpacks Debian 13's packages first (cached); returns 1, with TRIXIE_ERROR
 # saying what failed, when they cannot be fetched or do not run.
 daemons_generation() {
@@ -79,14 +80,15 @@ daemons_generation() {
 		OCISLIM_SKOPEO=(/usr/bin/skopeo)
 		OCISLIM_DOCKER_C8D=0
 		;;
-	trixie)
+	trixie | trixie-classic)
 		trixie_fetch || return 1
 		_DAEMONS_BIN=$TRIXIE_ROOT/usr/bin _DAEMONS_SBIN=$TRIXIE_ROOT/usr/sbin
 		OCISLIM_SKOPEO=("${TRIXIE_SKOPEO[@]}")
 		OCISLIM_DOCKER_C8D=1
+		[ "$1" = trixie ] || OCISLIM_DOCKER_C8D=0
 		;;
 	*)
-		_daemons_log "unknown generation '$1' (bookworm or trixie)"
+		_daemons_log "unknown generation '$1' (bookworm, trixie or trixie-classic)"
 		return 1
 		;;
 	esac
