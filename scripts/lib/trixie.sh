@@ -53,7 +53,8 @@ _trixie_run() {
 	shift
 	printf '+ %s\n' "$*" >>"$TRIXIE_DIR/fetch.log"
 	"$@" >>"$TRIXIE_DIR/fetch.log" 2>&1 </dev/null && return 0
-	TRIXIE_ERROR="$what failed: $* -> $(tail -n 1 "$TRIXIE_DIR/fetch.log")"
+	# apt's own errors and warnings say why (e.g. the host it could not reach), else the last line.
+	TRIXIE_ERROR="$what failed: $* -> $({ grep -E '^(E|W|Err):' "$TRIXIE_DIR/fetch.log" || tail -n 1 "$TRIXIE_DIR/fetch.log"; } | tail -n 3 | paste -sd ' ')"
 	return 1
 }
 
@@ -69,15 +70,16 @@ _trixie_build() {
 	rm -rf "$apt" "$TRIXIE_DIR/debs"
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$TRIXIE_DIR/debs"
 	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" >"$apt/sources.list"
+	: >"$apt/status" # no installed packages: what the machine has installed plays no part
 	local opts=(
 		-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "Dir::State::status=$apt/status"
 		-o APT::Sandbox::User=root -o Acquire::Languages=none -q
 	)
-	_trixie_run "apt-get update (trixie, $mirror)" apt-get "${opts[@]}" update || return 1
+	_trixie_run "apt-get update (trixie, $mirror)" apt-get "${opts[@]}" --error-on=any update || return 1
 	# apt-get download writes into the current directory (this runs in trixie_fetch's subshell).
 	cd "$TRIXIE_DIR/debs" || return 1
-	_trixie_run "apt-get download" apt-get "${opts[@]}" download "${TRIXIE_PACKAGES[@]}" || return 1
+	_trixie_run "apt-get download" apt-get "${opts[@]}" download "${TRIXIE_PACKAGES[@]/%//trixie}" || return 1
 	tmp=$TRIXIE_DIR/root.new
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
