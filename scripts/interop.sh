@@ -638,8 +638,11 @@ probe_clients() {
 }
 
 # ================================================================= check groups
-# One function per input; each runs in every generation's pass (gen_up). `once` checks run in the
-# first pass only; `check` ones in each, on the same archives.
+# One function per input (or verb), listed in CHECK_GROUPS; each runs in every generation's pass
+# (gen_up). In it, `once NAME ...` for a check of ocislim alone (first pass only: make outputs
+# with `once GROUP/filter filt OUT IN ARGS...`), `check NAME ...` for one that feeds a client (every
+# pass, on the same outputs). A new group: write checks_NAME and add it to CHECK_GROUPS.
+CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_legacy checks_skopeo_archive checks_docker26_saves)
 
 # ---- 1. buildah OCI index (4 platforms)
 checks_oci_index() {
@@ -908,15 +911,10 @@ find "$IN" -maxdepth 1 -type f -printf '   %10s  %f\n' | sort -k2
 
 for g in "${GENS[@]}"; do
 	gen_up "$g"
-	say "$g: $("$_DAEMONS_BIN/containerd" --version); dockerd $(docker_ version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')$([ "$OCISLIM_DOCKER_C8D" = 1 ] && echo ' with the containerd image store'); $(skopeo_ --version); $(umoci --version)"
+	say "$g: $(daemons_versions); $(umoci --version)"
 	probe_clients
 	say "$g checks (ocislim: $OCISLIM, $(ocislim --version))"
-	checks_oci_index
-	checks_docker_list
-	checks_shallow
-	checks_legacy
-	checks_skopeo_archive
-	checks_docker26_saves
+	for group in "${CHECK_GROUPS[@]}"; do "$group"; done
 	gen_down
 done
 

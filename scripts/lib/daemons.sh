@@ -32,8 +32,8 @@
 #   OCISLIM_DAEMONS_DIR, OCISLIM_CONTAINERD_SOCK, OCISLIM_DOCKER_SOCK,
 #   OCISLIM_CONTAINERD_PID, OCISLIM_DOCKERD_PID
 # Set by daemons_generation: OCISLIM_GEN, OCISLIM_DOCKER_C8D (1 with the containerd image store)
-# Functions: daemons_generation NAME, daemons_start DIR, daemons_stop, ctr_ ARGS...,
-#   docker_ ARGS..., skopeo_ ARGS...
+# Functions: daemons_generation NAME, daemons_start DIR, daemons_stop, daemons_versions,
+#   ctr_ ARGS..., docker_ ARGS..., skopeo_ ARGS...
 #
 # Environment knobs:
 #   OCISLIM_DAEMONS_TIMEOUT  seconds to wait for each daemon (default 30)
@@ -108,6 +108,13 @@ docker_() {
 
 skopeo_() {
 	"${OCISLIM_SKOPEO[@]}" "$@"
+}
+
+# daemons_versions: one line naming the running daemons' and skopeo's versions.
+daemons_versions() {
+	local store=
+	[ "$OCISLIM_DOCKER_C8D" = 1 ] && store=' with the containerd image store'
+	echo "$("$_DAEMONS_BIN/containerd" --version); dockerd $(docker_ version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')$store; $(skopeo_ --version)"
 }
 
 # _daemons_spawn NAME CMD...: start CMD in its own session (PATH led by this generation's
