@@ -2,11 +2,11 @@
 # scripts/interop.sh — real-client conformance suite for ocislim.
 #
 # Builds fresh multi-platform images with buildah, makes archives of every shape with the real
-# tools (buildah/skopeo oci-archive, a Docker manifest list, a shallow `ctr images export
-# --platform`, a legacy `docker save`, a skopeo docker-archive, and Docker 26's own `docker save`
-# of a multi-platform image and of several images at once), runs `ocislim ls`, `verify` and
-# `filter` on them, and feeds the outputs back to the programs that consume them, of two client
-# generations (scripts/lib/daemons.sh):
+# tools (buildah/skopeo oci-archive, a Docker manifest list, shallow `ctr images export
+# --platform`s of containerd 1.6 and 1.7, a legacy `docker save`, a skopeo docker-archive, and
+# Docker 26's own `docker save` of a multi-platform image and of several images at once), runs
+# `ocislim ls`, `verify` and `filter` on them, and feeds the outputs back to the programs that
+# consume them, of each client generation (scripts/lib/daemons.sh):
 #   bookworm  Debian 12's containerd 1.6 (`ctr images import`), Docker 20.10 (`docker load`),
 #             skopeo 1.9
 #   trixie    Debian 13's containerd 1.7, Docker 26 with the containerd image store, skopeo 1.18,
@@ -596,9 +596,11 @@ inputs_bookworm() {
 # manifest.json beside index.json) of a multi-platform image loaded from an OCI archive, and of
 # several images at once (that index, a Docker manifest list, and two legacy images, one under two
 # tags). Docker 26 cannot save a shallow image, so each is loaded whole. D26_IMAGES: "name digest"
-# as `docker image inspect` reports them.
+# as `docker image inspect` reports them. And containerd 1.7's shallow `ctr images export --platform`.
 inputs_trixie() {
 	local n
+	ctr_ -n src images import --all-platforms --no-unpack "$IN/oci-index.tar" >/dev/null
+	ctr_ -n src images export --platform linux/arm64/v8 "$IN/ctr17-shallow.tar" "$DEMO"
 	docker_ load -q -i "$IN/oci-index.tar" >/dev/null
 	docker_ save -o "$IN/docker26-index.tar" "$DEMO"
 	docker_ load -q -i "$IN/docker-list.tar" >/dev/null
@@ -642,7 +644,7 @@ probe_clients() {
 # (gen_up). In it, `once NAME ...` for a check of ocislim alone (first pass only: make outputs
 # with `once GROUP/filter filt OUT IN ARGS...`), `check NAME ...` for one that feeds a client (every
 # pass, on the same outputs). A new group: write checks_NAME and add it to CHECK_GROUPS.
-CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_legacy checks_skopeo_archive checks_docker26_saves)
+CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_ctr17_shallow checks_legacy checks_skopeo_archive checks_docker26_saves)
 
 # ---- 1. buildah OCI index (4 platforms)
 checks_oci_index() {
@@ -786,6 +788,21 @@ checks_shallow() {
 	O=$OUT/shallow-dense.tar.zst
 	check "shallow-zst/ctr-import$(via ctr "$O")" ctr_imports "$O" "$DEMO" linux/arm64/v8
 	check "shallow-zst/docker-load$(via docker "$O")" docker_loads "$O" arm64 "$DEMO"
+}
+
+# ---- 3b. shallow ctr export (containerd 1.7)
+checks_ctr17_shallow() {
+	[ -e "$IN/ctr17-shallow.tar" ] || return 0
+	I=$IN/ctr17-shallow.tar
+	once ctr17-shallow/verify-shallow expect_rc 5 ocislim verify "$I"
+	once ctr17-shallow/ls-status expect_out "$(printf '%s\n' "linux/amd64 missing" "linux/arm64/v8 present" "linux/arm/v7 missing" "linux/s390x missing")" \
+		ocs_statuses "$I"
+	check ctr17-shallow/ls-agrees-skopeo ls_agrees_skopeo "$I"
+	once ctr17-dense/filter filt ctr17-dense.tar "$I" --skip-missing
+	O=$OUT/ctr17-dense.tar
+	once ctr17-dense/verify expect_rc 0 ocislim verify "$O"
+	check ctr17-dense/ctr-import ctr_imports "$O" "$DEMO" linux/arm64/v8
+	check ctr17-dense/docker-load docker_loads "$O" arm64 "$DEMO"
 }
 
 # ---- 4. legacy docker save (Docker 20.10)
