@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/lib/daemons.sh — start/stop a private containerd + Docker daemon pair, of either client
+# scripts/lib/daemons.sh — start/stop a private containerd + Docker daemon pair of a client
 # generation, and the wrappers that run that generation's clients.
 #
 # Usage (sourced):
@@ -21,9 +21,10 @@
 #             writes Docker 25+ OCI archives and `docker load` keeps every platform), skopeo 1.18
 #   trixie-classic  the same, but Docker 26 with its default, classic image store (vfs)
 #
-# Everything lives under DIR: sockets, roots, state, logs, pid files. Keep DIR short
-# (unix socket paths are limited to 108 bytes), e.g. /tmp/ocislim-d.XXXX. One pair runs at a
-# time: stop it before starting another generation's.
+# Everything lives under DIR: sockets, roots, state, logs, pid files (NAME.launcher.pid, the pids
+# daemons_stop signals, also for a watchdog). Keep DIR short (unix socket paths are limited to
+# 108 bytes), e.g. /tmp/ocislim-d.XXXX. One pair runs at a time: stop it before starting another
+# generation's.
 #
 # Only the processes started here are ever signalled (by recorded pid); nothing is
 # looked up by name.
@@ -39,7 +40,8 @@
 #   OCISLIM_DAEMONS_TIMEOUT  seconds to wait for each daemon (default 30)
 #   OCISLIM_NO_DOCKER=1      start containerd only
 #   OCISLIM_DAEMONS_LOGDIR   if set, daemons_stop copies both daemon logs there first
-#   (and scripts/lib/trixie.sh's, for the trixie generation)
+#                            (as GEN-containerd.log, GEN-dockerd.log)
+#   and scripts/lib/trixie.sh's (cache dir, mirror) for the trixie generations
 
 # Not setting -e/-u here: this file is sourced into scripts with their own options.
 
@@ -221,7 +223,6 @@ daemons_start() {
 	_daemons_containerd_config "$dir" >"$dir/containerd.toml"
 	_daemons_spawn containerd "$_DAEMONS_BIN/containerd" --config "$dir/containerd.toml"
 	OCISLIM_CONTAINERD_PID=$_DAEMONS_PID
-	echo "$OCISLIM_CONTAINERD_PID" >"$dir/containerd.pid"
 	export OCISLIM_CONTAINERD_PID
 	_daemons_wait containerd "$OCISLIM_CONTAINERD_PID" ctr_ --timeout 2s version || return 1
 
