@@ -25,6 +25,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 TD=$ROOT/testdata
 # shellcheck source=scripts/lib/daemons.sh
 . "$ROOT/scripts/lib/daemons.sh"
+# shellcheck source=scripts/lib/sandbox.sh
+. "$ROOT/scripts/lib/sandbox.sh"
 
 OUTPUTS=(
 	oci-index.tar
@@ -52,17 +54,13 @@ WORK=$(mktemp -d /tmp/ocislim-fx.XXXX)
 DDIR=$(mktemp -d /tmp/ocislim-d.XXXX)
 STAGE=$WORK/out
 mkdir -p "$STAGE" "$WORK/ctx" "$WORK/cmds" "$WORK/facts"
+# Private buildah storage, policy, registries.conf and temp files; bah and sko.
+sandbox_init "$WORK"
 
 cleanup() {
 	local rc=$?
 	set +e
-	daemons_stop
-	if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
-		bah rm -a >/dev/null 2>&1
-		awk -v d="$WORK" 'index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r |
-			while read -r m; do umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
-		rm -rf "$WORK"
-	fi
+	sandbox_cleanup
 	if [ "$rc" != 0 ]; then
 		echo "make-fixtures: FAILED (exit $rc); testdata/ left as it was" >&2
 	fi
@@ -73,18 +71,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# ---------------------------------------------------------------- tool wrappers + logging
-export STORAGE_DRIVER=vfs BUILDAH_ISOLATION=chroot
-# Private signature policy so the host's /etc/containers/policy.json does not matter.
-POLICY=$WORK/policy.json
-echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POLICY"
-# Private registries.conf: no short-name resolution / mirrors from the host.
-export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
-echo 'unqualified-search-registries = []' >"$CONTAINERS_REGISTRIES_CONF"
-
-bah() { buildah --root "$WORK/broot" --runroot "$WORK/brun" --storage-driver vfs "$@"; }
-sko() { skopeo --policy "$POLICY" "$@"; }
-
+# ---------------------------------------------------------------- logging
 SEC=setup
 # x CMD ARGS...: log the command (paths made readable) under the current section, run it.
 x() {
@@ -152,29 +139,22 @@ c=$(x bah from --name ocislim-base-wc scratch)
 x bah copy "$c" "$WORK/ctx/shared" /shared >/dev/null
 x bah commit -q --rm --timestamp "$SOURCE_DATE_EPOCH" "$c" localhost/ocislim-base >/dev/null
 
-# build_plat LIST KEY ARCH VARIANT FORMAT
-build_plat() {
-	local list=$1 key=$2 arch=$3 variant=$4 fmt=$5 c
-	c=$(x bah from --pull-never --name "wc-$key" localhost/ocislim-base)
-	x bah copy "$c" "$WORK/ctx/p/$key" /platform >/dev/null
-	x bah config --os linux --arch "$arch" ${variant:+--variant "$variant"} \
-		--env "OCISLIM_PLATFORM=linux/$arch${variant:+/$variant}" --cmd '["/bin/true"]' "$c"
-	x bah commit -q --rm --format "$fmt" --timestamp "$SOURCE_DATE_EPOCH" --manifest "$list" "$c" "localhost/ocislim-$key" >/dev/null
-}
+# build_plat LIST KEY PLATFORM: localhost/ocislim-KEY, from $WORK/ctx/p/KEY, every step logged.
+SANDBOX_RUN=(x)
+build_plat() { sandbox_build_plat ocislim "$1" "$2" "$3" "$WORK/ctx/p/$2" --timestamp "$SOURCE_DATE_EPOCH"; }
 
 note "--- example.com/demo:1.0 (OCI) ---"
-build_plat ocislim-demo demo-amd64 amd64 "" oci
-build_plat ocislim-demo demo-arm64 arm64 v8 oci
-build_plat ocislim-demo demo-arm arm v7 oci
+build_plat ocislim-demo demo-amd64 linux/amd64
+build_plat ocislim-demo demo-arm64 linux/arm64/v8
+build_plat ocislim-demo demo-arm linux/arm/v7
 # One entry-level annotation, so "other fields are preserved" can be tested.
 armdig=$(bah manifest inspect ocislim-demo | jq -r '.manifests[] | select(.platform.architecture == "arm") | .digest')
 x bah manifest annotate --annotation com.example.fixture=arm-v7-entry ocislim-demo "$armdig" >/dev/null
 
 note "--- example.com/dlist:2 (Docker v2s2 after the push; committed as OCI, see script) ---"
-# Committed as OCI and converted by the v2s2 push: buildah's own Docker-format config carries a
-# random "container" ID, which would make every digest of this list change on each run.
-build_plat ocislim-dlist dlist-amd64 amd64 "" oci
-build_plat ocislim-dlist dlist-s390x s390x "" oci
+# Committed as OCI (sandbox_build_plat) and converted by the v2s2 push.
+build_plat ocislim-dlist dlist-amd64 linux/amd64
+build_plat ocislim-dlist dlist-s390x linux/s390x
 
 SEC=oci-index.tar
 x bah manifest push -q --all --format oci ocislim-demo "oci-archive:$STAGE/oci-index.tar:example.com/demo:1.0"

@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# scripts/lib/daemons.sh — start/stop a private containerd + Docker daemon pair.
+# scripts/lib/daemons.sh — start/stop a private containerd + Docker daemon pair of a client
+# generation, and the wrappers that run that generation's clients.
 #
 # Usage (sourced):
 #   . scripts/lib/daemons.sh
+#   daemons_generation trixie || echo "skipped: $TRIXIE_ERROR"   # default: bookworm
 #   D=$(mktemp -d /tmp/ocislim-d.XXXX)
 #   trap daemons_stop EXIT
 #   trap 'exit 130' INT; trap 'exit 143' TERM   # so signals run the EXIT trap too
 #   daemons_start "$D"
 #   ctr_ images ls
 #   docker_ version
+#   skopeo_ --version
 #
-# Everything lives under DIR: sockets, roots, state, logs, pid files. Keep DIR short
-# (unix socket paths are limited to 108 bytes), e.g. /tmp/ocislim-d.XXXX.
+# Generations (daemons_generation NAME):
+#   bookworm  this Debian 12 machine's packages: containerd 1.6, Docker 20.10 (its classic image
+#             store, vfs), skopeo 1.9
+#   trixie    Debian 13's, unpacked (not installed) by scripts/lib/trixie.sh: containerd 1.7,
+#             Docker 26 with the containerd image store (`containerd-snapshotter`, so `docker save`
+#             writes Docker 25+ OCI archives and `docker load` keeps every platform), skopeo 1.18
+#   trixie-classic  the same, but Docker 26 with its default, classic image store (vfs)
+#
+# Everything lives under DIR: sockets, roots, state, logs, pid files (NAME.launcher.pid, the pids
+# daemons_stop signals, also for a watchdog). Keep DIR short (unix socket paths are limited to
+# 108 bytes), e.g. /tmp/ocislim-d.XXXX. One pair runs at a time: stop it before starting another
+# generation's.
 #
 # Only the processes started here are ever signalled (by recorded pid); nothing is
 # looked up by name.
@@ -19,14 +32,21 @@
 # Exported after daemons_start:
 #   OCISLIM_DAEMONS_DIR, OCISLIM_CONTAINERD_SOCK, OCISLIM_DOCKER_SOCK,
 #   OCISLIM_CONTAINERD_PID, OCISLIM_DOCKERD_PID
-# Functions: ctr_ ARGS..., docker_ ARGS..., daemons_stop
+# Set by daemons_generation: OCISLIM_GEN, OCISLIM_DOCKER_C8D (1 with the containerd image store)
+# Functions: daemons_generation NAME, daemons_start DIR, daemons_stop, daemons_versions,
+#   ctr_ ARGS..., docker_ ARGS..., skopeo_ ARGS...
 #
 # Environment knobs:
 #   OCISLIM_DAEMONS_TIMEOUT  seconds to wait for each daemon (default 30)
 #   OCISLIM_NO_DOCKER=1      start containerd only
 #   OCISLIM_DAEMONS_LOGDIR   if set, daemons_stop copies both daemon logs there first
+#                            (as GEN-containerd.log, GEN-dockerd.log)
+#   and scripts/lib/trixie.sh's (cache dir, mirror) for the trixie generations
 
 # Not setting -e/-u here: this file is sourced into scripts with their own options.
+
+# shellcheck source-path=SCRIPTDIR source=trixie.sh
+. "$(dirname "${BASH_SOURCE[0]}")/trixie.sh"
 
 OCISLIM_DAEMONS_DIR=${OCISLIM_DAEMONS_DIR:-}
 OCISLIM_CONTAINERD_PID=${OCISLIM_CONTAINERD_PID:-}
@@ -52,38 +72,89 @@ _daemons_alive() {
 	[ "$st" != Z ]
 }
 
+# daemons_generation bookworm|trixie|trixie-classic: which binaries daemons_start and the wrappers run.
+# trixie fetches and unpacks Debian 13's packages first (cached); returns 1, with TRIXIE_ERROR
+# saying what failed, when they cannot be fetched or do not run.
+daemons_generation() {
+	case $1 in
+	bookworm)
+		_DAEMONS_BIN=/usr/bin _DAEMONS_SBIN=/usr/sbin
+		OCISLIM_SKOPEO=(/usr/bin/skopeo)
+		OCISLIM_DOCKER_C8D=0
+		;;
+	trixie | trixie-classic)
+		trixie_fetch || return 1
+		_DAEMONS_BIN=$TRIXIE_ROOT/usr/bin _DAEMONS_SBIN=$TRIXIE_ROOT/usr/sbin
+		OCISLIM_SKOPEO=("${TRIXIE_SKOPEO[@]}")
+		OCISLIM_DOCKER_C8D=1
+		[ "$1" = trixie ] || OCISLIM_DOCKER_C8D=0
+		;;
+	*)
+		_daemons_log "unknown generation '$1' (bookworm, trixie or trixie-classic)"
+		return 1
+		;;
+	esac
+	OCISLIM_GEN=$1
+	export OCISLIM_GEN OCISLIM_DOCKER_C8D
+}
+daemons_generation bookworm
+
 ctr_() {
-	ctr --address "$OCISLIM_CONTAINERD_SOCK" "$@"
+	"$_DAEMONS_BIN/ctr" --address "$OCISLIM_CONTAINERD_SOCK" "$@"
 }
 
 docker_() {
 	# DOCKER_CONFIG keeps the CLI away from ~/.docker; -H pins the private socket.
-	DOCKER_CONFIG="$OCISLIM_DAEMONS_DIR/docker-cli" docker -H "unix://$OCISLIM_DOCKER_SOCK" "$@"
+	DOCKER_CONFIG="$OCISLIM_DAEMONS_DIR/docker-cli" "$_DAEMONS_BIN/docker" -H "unix://$OCISLIM_DOCKER_SOCK" "$@"
 }
 
-# daemons_start DIR
-daemons_start() {
-	local dir=${1:?usage: daemons_start DIR}
-	local timeout=${OCISLIM_DAEMONS_TIMEOUT:-30}
-	local i cfg
+skopeo_() {
+	"${OCISLIM_SKOPEO[@]}" "$@"
+}
 
-	mkdir -p "$dir"
-	dir=$(cd "$dir" && pwd -P)
-	OCISLIM_DAEMONS_DIR=$dir
-	OCISLIM_CONTAINERD_SOCK=$dir/containerd.sock
-	OCISLIM_DOCKER_SOCK=$dir/docker.sock
-	export OCISLIM_DAEMONS_DIR OCISLIM_CONTAINERD_SOCK OCISLIM_DOCKER_SOCK
+# daemons_versions: one line naming the running daemons' and skopeo's versions.
+daemons_versions() {
+	local store=
+	[ "$OCISLIM_DOCKER_C8D" = 1 ] && store=' with the containerd image store'
+	echo "$("$_DAEMONS_BIN/containerd" --version); dockerd $(docker_ version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')$store; $(skopeo_ --version)"
+}
 
-	if [ "${#OCISLIM_CONTAINERD_SOCK}" -ge 100 ] || [ "${#OCISLIM_DOCKER_SOCK}" -ge 100 ]; then
-		_daemons_log "DIR '$dir' is too long for unix socket paths (108-byte limit); use e.g. /tmp/ocislim-d.XXXX"
-		return 1
-	fi
+# _daemons_spawn NAME CMD...: start CMD in its own session (PATH led by this generation's
+# binaries, so a daemon finds its own helpers), output in DIR/NAME.log; its pid in _DAEMONS_PID.
+_daemons_spawn() {
+	local name=$1
+	shift
+	PATH="$_DAEMONS_BIN:$_DAEMONS_SBIN:$PATH" setsid "$@" >"$OCISLIM_DAEMONS_DIR/$name.log" 2>&1 </dev/null &
+	_DAEMONS_PID=$!
+	echo "$_DAEMONS_PID" >"$OCISLIM_DAEMONS_DIR/$name.launcher.pid"
+}
 
-	mkdir -p "$dir/containerd/root" "$dir/containerd/state" "$dir/docker" "$dir/dexec" "$dir/docker-cli"
+# _daemons_wait NAME PID CMD...: poll CMD until it succeeds; fail (with the log's tail) when
+# NAME's PID exits or OCISLIM_DAEMONS_TIMEOUT passes.
+_daemons_wait() {
+	local name=$1 pid=$2 i=0 timeout=${OCISLIM_DAEMONS_TIMEOUT:-30}
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if ! _daemons_alive "$pid"; then
+			_daemons_log "$name (pid $pid) exited during start-up"
+			_daemons_tail_log "$name" "$OCISLIM_DAEMONS_DIR/$name.log"
+			return 1
+		fi
+		i=$((i + 1))
+		if [ "$i" -ge $((timeout * 5)) ]; then
+			_daemons_log "$name did not answer within ${timeout}s"
+			_daemons_tail_log "$name" "$OCISLIM_DAEMONS_DIR/$name.log"
+			return 1
+		fi
+		sleep 0.2
+	done
+	_daemons_log "$name up ($OCISLIM_GEN, pid $pid)"
+}
 
-	# ---- containerd ----
-	cfg=$dir/containerd.toml
-	cat >"$cfg" <<TOML
+# _daemons_containerd_config DIR: the private containerd's config, on stdout.
+_daemons_containerd_config() {
+	local dir=$1
+	cat <<TOML
 version = 2
 root = "$dir/containerd/root"
 state = "$dir/containerd/state"
@@ -114,43 +185,60 @@ disabled_plugins = [
 [metrics]
   address = ""
 TOML
+}
 
-	setsid containerd --config "$cfg" >"$dir/containerd.log" 2>&1 </dev/null &
-	OCISLIM_CONTAINERD_PID=$!
-	echo "$OCISLIM_CONTAINERD_PID" >"$dir/containerd.pid"
+# _daemons_dockerd_store: dockerd's image-store flags and its private daemon.json (which also
+# keeps /etc/docker/daemon.json from interfering) for this generation.
+_daemons_dockerd_store() {
+	if [ "$OCISLIM_DOCKER_C8D" = 1 ]; then
+		# The containerd image store, its snapshots in the private containerd ("native" is
+		# that store's vfs: plain copies, works on any file system).
+		echo '{"features":{"containerd-snapshotter":true}}' >"$OCISLIM_DAEMONS_DIR/daemon.json"
+		echo --storage-driver=native
+	else
+		echo '{}' >"$OCISLIM_DAEMONS_DIR/daemon.json"
+		echo --storage-driver=vfs
+	fi
+}
+
+# daemons_start DIR
+daemons_start() {
+	local dir=${1:?usage: daemons_start DIR} store
+
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd -P)
+	OCISLIM_DAEMONS_DIR=$dir
+	OCISLIM_CONTAINERD_SOCK=$dir/containerd.sock
+	OCISLIM_DOCKER_SOCK=$dir/docker.sock
+	export OCISLIM_DAEMONS_DIR OCISLIM_CONTAINERD_SOCK OCISLIM_DOCKER_SOCK
+
+	if [ "${#OCISLIM_CONTAINERD_SOCK}" -ge 100 ] || [ "${#OCISLIM_DOCKER_SOCK}" -ge 100 ]; then
+		_daemons_log "DIR '$dir' is too long for unix socket paths (108-byte limit); use e.g. /tmp/ocislim-d.XXXX"
+		return 1
+	fi
+
+	mkdir -p "$dir/containerd/root" "$dir/containerd/state" "$dir/docker" "$dir/dexec" "$dir/docker-cli"
+
+	# ---- containerd ----
+	_daemons_containerd_config "$dir" >"$dir/containerd.toml"
+	_daemons_spawn containerd "$_DAEMONS_BIN/containerd" --config "$dir/containerd.toml"
+	OCISLIM_CONTAINERD_PID=$_DAEMONS_PID
 	export OCISLIM_CONTAINERD_PID
-
-	i=0
-	until ctr --address "$OCISLIM_CONTAINERD_SOCK" --timeout 2s version >/dev/null 2>&1; do
-		if ! _daemons_alive "$OCISLIM_CONTAINERD_PID"; then
-			_daemons_log "containerd (pid $OCISLIM_CONTAINERD_PID) exited during start-up"
-			_daemons_tail_log containerd "$dir/containerd.log"
-			return 1
-		fi
-		i=$((i + 1))
-		if [ "$i" -ge $((timeout * 5)) ]; then
-			_daemons_log "containerd did not answer on $OCISLIM_CONTAINERD_SOCK within ${timeout}s"
-			_daemons_tail_log containerd "$dir/containerd.log"
-			return 1
-		fi
-		sleep 0.2
-	done
-	_daemons_log "containerd up (pid $OCISLIM_CONTAINERD_PID, $OCISLIM_CONTAINERD_SOCK)"
+	_daemons_wait containerd "$OCISLIM_CONTAINERD_PID" ctr_ --timeout 2s version || return 1
 
 	[ "${OCISLIM_NO_DOCKER:-0}" = 1 ] && return 0
 
-	# ---- dockerd (20.10) on top of it ----
+	# ---- dockerd on top of it ----
 	# --exec-opt native.cgroupdriver=cgroupfs: no systemd in the sandbox.
 	# --userland-proxy=false, --iptables/--ip6tables=false, --bridge=none: no network setup at all.
-	# Docker 20.10 unavoidably writes two things outside DIR: its trust key
-	# /etc/docker/key.json and the plugin exec root /run/docker/plugins (hard-coded).
+	# Docker unavoidably writes outside DIR: 20.10 its trust key /etc/docker/key.json, both the
+	# plugin exec root /run/docker/plugins (hard-coded).
 	# Remember whether they existed, so daemons_stop removes only what we created.
 	OCISLIM_DOCKER_CREATED_KEY=0 OCISLIM_DOCKER_CREATED_RUN=0
 	[ -e /etc/docker/key.json ] || OCISLIM_DOCKER_CREATED_KEY=1
 	[ -e /run/docker ] || OCISLIM_DOCKER_CREATED_RUN=1
-	# A private (empty) daemon.json so /etc/docker/daemon.json cannot interfere.
-	echo '{}' >"$dir/daemon.json"
-	setsid dockerd \
+	store=$(_daemons_dockerd_store)
+	_daemons_spawn dockerd "$_DAEMONS_SBIN/dockerd" \
 		--data-root "$dir/docker" \
 		--exec-root "$dir/dexec" \
 		--pidfile "$dir/docker.pid" \
@@ -158,30 +246,12 @@ TOML
 		--containerd "$OCISLIM_CONTAINERD_SOCK" \
 		--iptables=false --ip6tables=false --ip-masq=false --bridge=none \
 		--userland-proxy=false \
-		--storage-driver=vfs \
+		"$store" \
 		--exec-opt native.cgroupdriver=cgroupfs \
-		--config-file "$dir/daemon.json" \
-		>"$dir/dockerd.log" 2>&1 </dev/null &
-	OCISLIM_DOCKERD_PID=$!
-	echo "$OCISLIM_DOCKERD_PID" >"$dir/dockerd.launcher.pid"
+		--config-file "$dir/daemon.json"
+	OCISLIM_DOCKERD_PID=$_DAEMONS_PID
 	export OCISLIM_DOCKERD_PID
-
-	i=0
-	until docker_ version >/dev/null 2>&1; do
-		if ! _daemons_alive "$OCISLIM_DOCKERD_PID"; then
-			_daemons_log "dockerd (pid $OCISLIM_DOCKERD_PID) exited during start-up"
-			_daemons_tail_log dockerd "$dir/dockerd.log"
-			return 1
-		fi
-		i=$((i + 1))
-		if [ "$i" -ge $((timeout * 5)) ]; then
-			_daemons_log "dockerd did not answer on $OCISLIM_DOCKER_SOCK within ${timeout}s"
-			_daemons_tail_log dockerd "$dir/dockerd.log"
-			return 1
-		fi
-		sleep 0.2
-	done
-	_daemons_log "dockerd up (pid $OCISLIM_DOCKERD_PID, $OCISLIM_DOCKER_SOCK)"
+	_daemons_wait dockerd "$OCISLIM_DOCKERD_PID" docker_ version
 }
 
 # _daemons_kill NAME PID: TERM, wait up to 10 s, then KILL. Only ever the given pid.
@@ -223,7 +293,9 @@ daemons_stop() {
 	if [ -n "$dir" ] && [ -d "$dir" ]; then
 		if [ -n "${OCISLIM_DAEMONS_LOGDIR:-}" ]; then
 			if mkdir -p "$OCISLIM_DAEMONS_LOGDIR"; then
-				cp -f "$dir"/containerd.log "$dir"/dockerd.log "$OCISLIM_DAEMONS_LOGDIR"/ 2>/dev/null || true
+				for m in containerd dockerd; do
+					cp -f "$dir/$m.log" "$OCISLIM_DAEMONS_LOGDIR/$OCISLIM_GEN-$m.log" 2>/dev/null || true
+				done
 			fi
 		fi
 		# Unmount anything still mounted under DIR, deepest first.
