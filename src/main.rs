@@ -22,6 +22,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(bytes) = cli.max_spool {
+        ocislim::source::compress::set_max_spool(bytes);
+    }
     let result = match cli.command {
         Command::Ls(a) => commands::ls(a),
         Command::Verify(a) => commands::verify(a),

@@ -450,3 +450,134 @@ fn extension_headers_over_1_mib_are_refused() {
     bytes.extend_from_slice(&image);
     ok(&run(&["ls", &write(d.path(), "at.tar", &bytes)]));
 }
+
+// ------------------------------------------------------------------------------------------
+// 8. Decompression bounds and odd compressed streams
+
+/// A valid image whose layer is `n` zero bytes (compresses a thousandfold).
+fn zero_layer_image(n: usize) -> Vec<u8> {
+    let mut p = Platform::new("linux", "amd64", None);
+    p.layer = vec![0u8; n];
+    p.config = to_vec(&json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256(&p.layer)]}}));
+    p.manifest = to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": desc(OCI_CONFIG, &p.config), "layers": [desc(OCI_LAYER, &p.layer)]}));
+    let index = index_of(vec![p.descriptor(false)]);
+    oci_archive(&[p], &index, &index)
+}
+
+/// The names in `dir`.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A 1000:1 zstd bomb is stopped once the spool passes its bound (here lowered with
+/// `--max-spool` so the test stays small), with a clear error and nothing left in `$TMPDIR`;
+/// raising the bound lets it through.
+#[test]
+fn the_spool_is_bounded_as_it_grows() {
+    let d = tempfile::tempdir().unwrap();
+    let tar = zero_layer_image(24 << 20);
+    let zst = zstd::encode_all(&tar[..], 19).unwrap();
+    assert!(zst.len() * 1000 < tar.len(), "a bomb: {} bytes", zst.len());
+    let input = write(d.path(), "bomb.tar.zst", &zst);
+    let tmp = tempfile::tempdir().unwrap();
+    let with_tmp = |args: &[&str]| {
+        common::bin()
+            .args(args)
+            .env("TMPDIR", tmp.path())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let r = with_tmp(&["filter", &input, "-o", "-", "--max-spool", "4M"]);
+    fails(&r, "bomb.tar.zst: decompresses to more than 4194304 bytes");
+    assert!(
+        text(&r.stderr).contains("--max-spool"),
+        "says how to raise it"
+    );
+    assert!(listing(tmp.path()).is_empty(), "spool removed");
+    // From standard input too.
+    let r = common::bin()
+        .args(["filter", "-", "-o", "-", "--max-spool", "4M"])
+        .env("TMPDIR", tmp.path())
+        .write_stdin(zst.clone())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    fails(&r, "-: decompresses to more than");
+    assert!(listing(tmp.path()).is_empty(), "spool removed");
+    // The default (1 GiB) and a raised bound let it through.
+    ok(&with_tmp(&["filter", &input, "-o", "-"]));
+    ok(&with_tmp(&[
+        "filter",
+        &input,
+        "-o",
+        "-",
+        "--max-spool",
+        "64M",
+    ]));
+    ok(&with_tmp(&["verify", &input, "--max-spool", "1M"])); // streamed, no spool
+    let r = with_tmp(&["filter", &input, "-o", "-", "--max-spool", "lots"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+}
+
+/// Run a compression tool on `input` (None, with a note, where it is not installed).
+fn tool(cmd: &str, args: &[&str], input: &Path) -> Option<Vec<u8>> {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .arg(input)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(o.stdout),
+        _ => {
+            eprintln!("skipped: {cmd} not available");
+            None
+        }
+    }
+}
+
+/// pzstd output (a skippable frame first) and gzip output followed by zero padding read as
+/// `zstd -d` and `gzip -d` read them, by every verb; other bytes after gzip are an error.
+#[test]
+fn pzstd_and_zero_padded_gzip_streams_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let ps = [Platform::new("linux", "amd64", None)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    let tar = oci_archive(&ps, &index, &index);
+    let plain = write(d.path(), "in.tar", &tar);
+    let mut cases = Vec::new();
+    if let Some(z) = tool("pzstd", &["-q", "-c", "-p", "2"], Path::new(&plain)) {
+        assert_ne!(
+            &z[..4],
+            &[0x28, 0xb5, 0x2f, 0xfd],
+            "pzstd starts with a skippable frame"
+        );
+        cases.push(("pzstd.tar.zst", z));
+    }
+    if let Some(mut g) = tool("gzip", &["-c", "-n"], Path::new(&plain)) {
+        g.extend_from_slice(&[0u8; 10240]);
+        cases.push(("padded.tar.gz", g));
+    }
+    for (name, bytes) in cases {
+        let input = write(d.path(), name, &bytes);
+        ok(&run(&["ls", &input]));
+        ok(&run(&["verify", &input]));
+        let out = d.path().join("o.tar");
+        ok(&run(&["filter", &input, "-o", out.to_str().unwrap(), "-q"]));
+        assert_eq!(std::fs::read(&out).unwrap().len() % 512, 0);
+        ok(&run(&["verify", out.to_str().unwrap()]));
+    }
+    let mut g = tool("gzip", &["-c", "-n"], Path::new(&plain)).unwrap_or_default();
+    if !g.is_empty() {
+        g.extend_from_slice(&[0, 0, 0, 7, 0]);
+        let input = write(d.path(), "garbage.tar.gz", &g);
+        fails(&run(&["filter", &input, "-o", "-"]), "zero padding");
+        fails(&run(&["ls", &input]), "zero padding");
+    }
+}
