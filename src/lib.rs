@@ -52,7 +52,7 @@ pub fn filter(
     let report = FilterReport {
         input: g.archive.name.clone(),
         output: match target {
-            Target::File(p) => p.display().to_string(),
+            Target::File(p) | Target::Stream(p) => p.display().to_string(),
             Target::Stdout => "-".into(),
         },
         format: plan.format.name(),

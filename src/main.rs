@@ -139,7 +139,7 @@ mod commands {
 
     pub fn filter(a: cli::FilterArgs) -> Result<()> {
         use ocislim::select::{FilterOptions, OutputFormat};
-        use ocislim::sink::write::{Target, WriteOptions};
+        use ocislim::sink::write::WriteOptions;
         use ocislim::sink::OutCompression;
         let docker_platform = match &a.docker_platform {
             Some(p) => Some(
@@ -165,11 +165,7 @@ mod commands {
                 "--keep-index and --skip-missing cannot be used together".into(),
             ));
         }
-        let target = if a.output == "-" {
-            Target::Stdout
-        } else {
-            Target::File(a.output.clone().into())
-        };
+        let target = ocislim::sink::target::choose(&a.output)?;
         let compression = match a.compress {
             cli::Compress::Auto if a.output == "-" => OutCompression::None,
             cli::Compress::Auto => OutCompression::from_name(&a.output, a.level),

@@ -581,3 +581,133 @@ fn pzstd_and_zero_padded_gzip_streams_are_read() {
         fails(&run(&["ls", &input]), "zero padding");
     }
 }
+
+// ------------------------------------------------------------------------------------------
+// 4. OUT that is not a regular file; 11. standard output closed
+
+/// A small valid OCI archive on disk, in `d`.
+fn small_image(d: &Path) -> String {
+    let ps = [Platform::new("linux", "amd64", None)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    write(d, "in.tar", &oci_archive(&ps, &index, &index))
+}
+
+/// A symlink at OUT is followed: the file it names is replaced (losing setuid, setgid and
+/// sticky, keeping the other bits), the link stays; a dangling link's target is created.
+#[test]
+fn a_symlink_out_is_followed_and_the_link_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let (real, link) = (d.path().join("real.tar"), d.path().join("link.tar"));
+    std::fs::write(&real, b"previous").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o7750)).unwrap();
+    std::os::unix::fs::symlink("real.tar", &link).unwrap();
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        link.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("real.tar"));
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o750, "{mode:o}");
+    ok(&run(&["verify", real.to_str().unwrap()]));
+    let dangling = d.path().join("dangling.tar");
+    std::os::unix::fs::symlink("made.tar", &dangling).unwrap();
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        dangling.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(dangling
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    ok(&run(&[
+        "verify",
+        d.path().join("made.tar").to_str().unwrap(),
+    ]));
+}
+
+/// A FIFO at OUT (as `>(cmd)` gives) is written to as a stream, not replaced, plain or
+/// compressed; so is a character device (a `/dev/null` of our own, made where `mknod` is
+/// allowed).
+#[test]
+fn fifos_and_devices_at_out_are_streamed_into() {
+    use std::os::unix::fs::FileTypeExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let fifo = d.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    for compress in ["none", "gzip"] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let args = [
+            "filter",
+            &input,
+            "-o",
+            fifo.to_str().unwrap(),
+            "-q",
+            "--compress",
+            compress,
+        ];
+        ok(&run(&args));
+        let got = reader.join().unwrap();
+        assert!(fifo.metadata().unwrap().file_type().is_fifo());
+        let copy = write(d.path(), &format!("copy-{compress}.tar"), &got);
+        ok(&run(&["verify", &copy]));
+    }
+    let null = d.path().join("null");
+    let mknod = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status();
+    if !mknod.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mknod not allowed here");
+        return;
+    }
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        null.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(null.metadata().unwrap().file_type().is_char_device());
+    assert_eq!(listing(d.path()).len(), 5, "{:?}", listing(d.path()));
+}
+
+/// `-o -` (or `-o /dev/stdout`) with standard output closed is an error, not a silent success.
+#[test]
+fn a_closed_standard_output_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    for out in ["-", "/dev/stdout"] {
+        let r = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "exec \"$0\" \"$@\" >&-",
+                env!("CARGO_BIN_EXE_ocislim"),
+            ])
+            .args(["filter", &input, "-o", out, "-q"])
+            .output()
+            .unwrap();
+        fails(&r, "stdout: Bad file descriptor");
+    }
+    // Standard output on /dev/null is open: that is a success.
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_ocislim"))
+        .args(["filter", &input, "-o", "-", "-q"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    ok(&r);
+}
