@@ -46,15 +46,7 @@ fn main() -> ExitCode {
 /// Escape control characters (newlines in member names, raw header bytes in tar errors), so
 /// an error is always one line.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    ocislim::report::safe::escape(s).into_owned()
 }
 
 mod commands {
@@ -114,7 +106,7 @@ mod commands {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default(),
-                    p.message
+                    ocislim::report::safe::escape(&p.message)
                 ));
             }
             if report.is_sound() {

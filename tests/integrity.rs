@@ -711,3 +711,62 @@ fn a_closed_standard_output_is_an_error() {
         .unwrap();
     ok(&r);
 }
+
+// ------------------------------------------------------------------------------------------
+// 9. Terminal safety
+
+/// Names and platforms with terminal escapes and newlines (colour codes, an OSC title, a
+/// forged tree row): `ls` (tree and table), the filter report and `verify` print them escaped.
+#[test]
+fn control_characters_from_the_archive_never_reach_the_terminal() {
+    let evil = "evil\u{1b}[31m\u{1b}]0;pwned\u{7}\n└─ linux/forged   sha256:0000";
+    let mut p = Platform::new("linux", "amd64", None);
+    p.os_arch.2 = Some("v\u{9b}2J".into());
+    let index = index_of(vec![p.descriptor(false)]);
+    let mut root = desc(OCI_INDEX, &index);
+    root["annotations"] = json!({"org.opencontainers.image.ref.name": evil});
+    let mut dropped_root = root.clone();
+    dropped_root["annotations"]["org.opencontainers.image.ref.name"] = json!(format!("{evil}2"));
+    let other = Platform::new("linux", "s390x", None);
+    let other_index = index_of(vec![other.descriptor(false)]);
+    dropped_root["digest"] = json!(sha256(&other_index));
+    dropped_root["size"] = json!(other_index.len());
+    let mut files = vec![
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        (
+            "index.json".to_string(),
+            to_vec(&json!({"schemaVersion": 2, "manifests": [root, dropped_root]})),
+        ),
+        (blob_name(&index), index.clone()),
+        (blob_name(&other_index), other_index.clone()),
+    ];
+    files.extend(p.blobs());
+    files.extend(other.blobs());
+    let d = tempfile::tempdir().unwrap();
+    let input = write(d.path(), "evil.tar", &tar_of(&files));
+    let clean = |what: &str, s: &str, lines: usize| {
+        assert!(
+            !s.chars().any(|c| c.is_control() && c != '\n'),
+            "{what}: raw control characters in {s:?}"
+        );
+        assert!(s.contains("\\u{1b}[31m"), "{what}: escaped: {s}");
+        assert_eq!(s.lines().count(), lines, "{what}: no forged lines: {s}");
+    };
+    let tree = run(&["ls", &input]);
+    ok(&tree);
+    clean("tree", &text(&tree.stdout), 6);
+    let table = run(&["ls", &input, "--format", "table"]);
+    ok(&table);
+    clean("table", &text(&table.stdout), 3);
+    let f = run(&["filter", &input, "-o", "-", "--exclude", "linux/s390x"]);
+    ok(&f);
+    clean("filter report", &text(&f.stderr), 3);
+    assert!(
+        text(&f.stderr).contains("v\\u{9b}2J"),
+        "{}",
+        text(&f.stderr)
+    );
+}
