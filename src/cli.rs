@@ -38,6 +38,10 @@ fn platform_list(s: &str) -> Result<PlatformList, PlatformError> {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// What a compressed or piped input may expand to in $TMPDIR: the larger of SIZE and 100x
+    /// the compressed bytes read (default 1G; units K, M, G, T).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = ocislim::report::size::parse)]
+    pub max_spool: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -27,6 +27,9 @@ fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
+    if let Some(bytes) = cli.max_spool {
+        ocislim::source::compress::set_max_spool(bytes);
+    }
     let result = match cli.command {
         Command::Ls(a) => commands::ls::run(a),
         Command::Verify(a) => commands::verify::run(a),
@@ -52,13 +55,5 @@ fn main() -> std::process::ExitCode {
 /// Escape control characters (newlines in member names, raw header bytes in tar errors), so
 /// an error is always one line.
 fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    ocislim::report::safe::escape(s).into_owned()
 }

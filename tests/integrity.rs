@@ -450,3 +450,323 @@ fn extension_headers_over_1_mib_are_refused() {
     bytes.extend_from_slice(&image);
     ok(&run(&["ls", &write(d.path(), "at.tar", &bytes)]));
 }
+
+// ------------------------------------------------------------------------------------------
+// 8. Decompression bounds and odd compressed streams
+
+/// A valid image whose layer is `n` zero bytes (compresses a thousandfold).
+fn zero_layer_image(n: usize) -> Vec<u8> {
+    let mut p = Platform::new("linux", "amd64", None);
+    p.layer = vec![0u8; n];
+    p.config = to_vec(&json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [sha256(&p.layer)]}}));
+    p.manifest = to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": desc(OCI_CONFIG, &p.config), "layers": [desc(OCI_LAYER, &p.layer)]}));
+    let index = index_of(vec![p.descriptor(false)]);
+    oci_archive(&[p], &index, &index)
+}
+
+/// The names in `dir`.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A 1000:1 zstd bomb is stopped once the spool passes its bound (here lowered with
+/// `--max-spool` so the test stays small), with a clear error and nothing left in `$TMPDIR`;
+/// raising the bound lets it through.
+#[test]
+fn the_spool_is_bounded_as_it_grows() {
+    let d = tempfile::tempdir().unwrap();
+    let tar = zero_layer_image(24 << 20);
+    let zst = zstd::encode_all(&tar[..], 19).unwrap();
+    assert!(zst.len() * 1000 < tar.len(), "a bomb: {} bytes", zst.len());
+    let input = write(d.path(), "bomb.tar.zst", &zst);
+    let tmp = tempfile::tempdir().unwrap();
+    let with_tmp = |args: &[&str]| {
+        common::bin()
+            .args(args)
+            .env("TMPDIR", tmp.path())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    let r = with_tmp(&["filter", &input, "-o", "-", "--max-spool", "4M"]);
+    fails(&r, "bomb.tar.zst: decompresses to more than 4194304 bytes");
+    assert!(
+        text(&r.stderr).contains("--max-spool"),
+        "says how to raise it"
+    );
+    assert!(listing(tmp.path()).is_empty(), "spool removed");
+    // From standard input too.
+    let r = common::bin()
+        .args(["filter", "-", "-o", "-", "--max-spool", "4M"])
+        .env("TMPDIR", tmp.path())
+        .write_stdin(zst.clone())
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    fails(&r, "-: decompresses to more than");
+    assert!(listing(tmp.path()).is_empty(), "spool removed");
+    // The default (1 GiB) and a raised bound let it through.
+    ok(&with_tmp(&["filter", &input, "-o", "-"]));
+    ok(&with_tmp(&[
+        "filter",
+        &input,
+        "-o",
+        "-",
+        "--max-spool",
+        "64M",
+    ]));
+    ok(&with_tmp(&["verify", &input, "--max-spool", "1M"])); // streamed, no spool
+    let r = with_tmp(&["filter", &input, "-o", "-", "--max-spool", "lots"]);
+    assert_eq!(r.status.code(), Some(2), "{}", text(&r.stderr));
+}
+
+/// Run a compression tool on `input` (None, with a note, where it is not installed).
+fn tool(cmd: &str, args: &[&str], input: &Path) -> Option<Vec<u8>> {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .arg(input)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => Some(o.stdout),
+        _ => {
+            eprintln!("skipped: {cmd} not available");
+            None
+        }
+    }
+}
+
+/// pzstd output (a skippable frame first) and gzip output followed by zero padding read as
+/// `zstd -d` and `gzip -d` read them, by every verb; other bytes after gzip are an error.
+#[test]
+fn pzstd_and_zero_padded_gzip_streams_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let ps = [Platform::new("linux", "amd64", None)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    let tar = oci_archive(&ps, &index, &index);
+    let plain = write(d.path(), "in.tar", &tar);
+    let mut cases = Vec::new();
+    if let Some(z) = tool("pzstd", &["-q", "-c", "-p", "2"], Path::new(&plain)) {
+        assert_ne!(
+            &z[..4],
+            &[0x28, 0xb5, 0x2f, 0xfd],
+            "pzstd starts with a skippable frame"
+        );
+        cases.push(("pzstd.tar.zst", z));
+    }
+    if let Some(mut g) = tool("gzip", &["-c", "-n"], Path::new(&plain)) {
+        g.extend_from_slice(&[0u8; 10240]);
+        cases.push(("padded.tar.gz", g));
+    }
+    for (name, bytes) in cases {
+        let input = write(d.path(), name, &bytes);
+        ok(&run(&["ls", &input]));
+        ok(&run(&["verify", &input]));
+        let out = d.path().join("o.tar");
+        ok(&run(&["filter", &input, "-o", out.to_str().unwrap(), "-q"]));
+        assert_eq!(std::fs::read(&out).unwrap().len() % 512, 0);
+        ok(&run(&["verify", out.to_str().unwrap()]));
+    }
+    let mut g = tool("gzip", &["-c", "-n"], Path::new(&plain)).unwrap_or_default();
+    if !g.is_empty() {
+        g.extend_from_slice(&[0, 0, 0, 7, 0]);
+        let input = write(d.path(), "garbage.tar.gz", &g);
+        fails(&run(&["filter", &input, "-o", "-"]), "zero padding");
+        fails(&run(&["ls", &input]), "zero padding");
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// 4. OUT that is not a regular file; 11. standard output closed
+
+/// A small valid OCI archive on disk, in `d`.
+fn small_image(d: &Path) -> String {
+    let ps = [Platform::new("linux", "amd64", None)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    write(d, "in.tar", &oci_archive(&ps, &index, &index))
+}
+
+/// A symlink at OUT is followed: the file it names is replaced (losing setuid, setgid and
+/// sticky, keeping the other bits), the link stays; a dangling link's target is created.
+#[test]
+fn a_symlink_out_is_followed_and_the_link_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let (real, link) = (d.path().join("real.tar"), d.path().join("link.tar"));
+    std::fs::write(&real, b"previous").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o7750)).unwrap();
+    std::os::unix::fs::symlink("real.tar", &link).unwrap();
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        link.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("real.tar"));
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o750, "{mode:o}");
+    ok(&run(&["verify", real.to_str().unwrap()]));
+    let dangling = d.path().join("dangling.tar");
+    std::os::unix::fs::symlink("made.tar", &dangling).unwrap();
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        dangling.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(dangling
+        .symlink_metadata()
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    ok(&run(&[
+        "verify",
+        d.path().join("made.tar").to_str().unwrap(),
+    ]));
+}
+
+/// A FIFO at OUT (as `>(cmd)` gives) is written to as a stream, not replaced, plain or
+/// compressed; so is a character device (a `/dev/null` of our own, made where `mknod` is
+/// allowed).
+#[test]
+fn fifos_and_devices_at_out_are_streamed_into() {
+    use std::os::unix::fs::FileTypeExt;
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let fifo = d.path().join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success());
+    for compress in ["none", "gzip"] {
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        let args = [
+            "filter",
+            &input,
+            "-o",
+            fifo.to_str().unwrap(),
+            "-q",
+            "--compress",
+            compress,
+        ];
+        ok(&run(&args));
+        let got = reader.join().unwrap();
+        assert!(fifo.metadata().unwrap().file_type().is_fifo());
+        let copy = write(d.path(), &format!("copy-{compress}.tar"), &got);
+        ok(&run(&["verify", &copy]));
+    }
+    let null = d.path().join("null");
+    let mknod = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .status();
+    if !mknod.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mknod not allowed here");
+        return;
+    }
+    ok(&run(&[
+        "filter",
+        &input,
+        "-o",
+        null.to_str().unwrap(),
+        "-q",
+    ]));
+    assert!(null.metadata().unwrap().file_type().is_char_device());
+    assert_eq!(listing(d.path()).len(), 5, "{:?}", listing(d.path()));
+}
+
+/// `-o -` (or `-o /dev/stdout`) with standard output closed is an error, not a silent success.
+#[test]
+fn a_closed_standard_output_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    for out in ["-", "/dev/stdout"] {
+        let r = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "exec \"$0\" \"$@\" >&-",
+                env!("CARGO_BIN_EXE_ocislim"),
+            ])
+            .args(["filter", &input, "-o", out, "-q"])
+            .output()
+            .unwrap();
+        fails(&r, "stdout: Bad file descriptor");
+    }
+    // Standard output on /dev/null is open: that is a success.
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_ocislim"))
+        .args(["filter", &input, "-o", "-", "-q"])
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    ok(&r);
+}
+
+// ------------------------------------------------------------------------------------------
+// 9. Terminal safety
+
+/// Names and platforms with terminal escapes and newlines (colour codes, an OSC title, a
+/// forged tree row): `ls` (tree and table), the filter report and `verify` print them escaped.
+#[test]
+fn control_characters_from_the_archive_never_reach_the_terminal() {
+    let evil = "evil\u{1b}[31m\u{1b}]0;pwned\u{7}\n└─ linux/forged   sha256:0000";
+    let mut p = Platform::new("linux", "amd64", None);
+    p.os_arch.2 = Some("v\u{9b}2J".into());
+    let index = index_of(vec![p.descriptor(false)]);
+    let mut root = desc(OCI_INDEX, &index);
+    root["annotations"] = json!({"org.opencontainers.image.ref.name": evil});
+    let mut dropped_root = root.clone();
+    dropped_root["annotations"]["org.opencontainers.image.ref.name"] = json!(format!("{evil}2"));
+    let other = Platform::new("linux", "s390x", None);
+    let other_index = index_of(vec![other.descriptor(false)]);
+    dropped_root["digest"] = json!(sha256(&other_index));
+    dropped_root["size"] = json!(other_index.len());
+    let mut files = vec![
+        (
+            "oci-layout".to_string(),
+            br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+        ),
+        (
+            "index.json".to_string(),
+            to_vec(&json!({"schemaVersion": 2, "manifests": [root, dropped_root]})),
+        ),
+        (blob_name(&index), index.clone()),
+        (blob_name(&other_index), other_index.clone()),
+    ];
+    files.extend(p.blobs());
+    files.extend(other.blobs());
+    let d = tempfile::tempdir().unwrap();
+    let input = write(d.path(), "evil.tar", &tar_of(&files));
+    let clean = |what: &str, s: &str, lines: usize| {
+        assert!(
+            !s.chars().any(|c| c.is_control() && c != '\n'),
+            "{what}: raw control characters in {s:?}"
+        );
+        assert!(s.contains("\\u{1b}[31m"), "{what}: escaped: {s}");
+        assert_eq!(s.lines().count(), lines, "{what}: no forged lines: {s}");
+    };
+    let tree = run(&["ls", &input]);
+    ok(&tree);
+    clean("tree", &text(&tree.stdout), 6);
+    let table = run(&["ls", &input, "--format", "table"]);
+    ok(&table);
+    clean("table", &text(&table.stdout), 3);
+    let f = run(&["filter", &input, "-o", "-", "--exclude", "linux/s390x"]);
+    ok(&f);
+    clean("filter report", &text(&f.stderr), 3);
+    assert!(
+        text(&f.stderr).contains("v\\u{9b}2J"),
+        "{}",
+        text(&f.stderr)
+    );
+}

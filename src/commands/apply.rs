@@ -5,7 +5,7 @@ use crate::cli::ApplyArgs;
 use ocislim::Result;
 
 pub fn run(a: ApplyArgs) -> Result<()> {
-    let (target, wopts) = output_options(&a.out);
+    let (target, wopts) = output_options(&a.out)?;
     let (_plan, report) =
         ocislim::ops::apply::apply(&a.delta, &a.bases, &target, &wopts, a.out.dry_run)?;
     print_report(&a.out, &report)

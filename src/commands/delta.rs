@@ -5,7 +5,7 @@ use crate::cli::DeltaArgs;
 use ocislim::Result;
 
 pub fn run(a: DeltaArgs) -> Result<()> {
-    let (opts, target, wopts) = write_options(&a.write);
+    let (opts, target, wopts) = write_options(&a.write)?;
     let (_plan, report) = ocislim::ops::delta::delta(
         &a.new,
         &a.bases,

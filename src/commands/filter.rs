@@ -11,15 +11,15 @@ use ocislim::sink::OutCompression;
 use ocislim::{Graph, Result};
 
 pub fn run(a: FilterArgs) -> Result<()> {
-    let (opts, target, wopts) = write_options(&a.write);
+    let (opts, target, wopts) = write_options(&a.write)?;
     let g = Graph::open(&a.archive)?;
     let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.out.dry_run)?;
     print_report(&a.write.out, &report)
 }
 
 /// The selection, target and write options that `a` asks for.
-pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
-    let (target, wopts) = output_options(&a.out);
+pub fn write_options(a: &WriteArgs) -> Result<(FilterOptions, Target, WriteOptions)> {
+    let (target, wopts) = output_options(&a.out)?;
     let opts = FilterOptions {
         include: PlatformList::flatten(&a.platform),
         exclude: PlatformList::flatten(&a.exclude),
@@ -35,23 +35,19 @@ pub fn write_options(a: &WriteArgs) -> (FilterOptions, Target, WriteOptions) {
         images: a.image.clone(),
         tags: a.tag.clone(),
     };
-    (opts, target, wopts)
+    Ok((opts, target, wopts))
 }
 
 /// The target and write options that `a` asks for.
-pub fn output_options(a: &OutputArgs) -> (Target, WriteOptions) {
-    let target = if a.output == "-" {
-        Target::Stdout
-    } else {
-        Target::File(a.output.clone().into())
-    };
+pub fn output_options(a: &OutputArgs) -> Result<(Target, WriteOptions)> {
+    let target = ocislim::sink::target::choose(&a.output)?;
     let wopts = WriteOptions {
         compression: compression(a),
         verify: !a.no_verify,
         progress: !a.quiet,
         digest_output: !a.quiet || a.json,
     };
-    (target, wopts)
+    Ok((target, wopts))
 }
 
 /// Print a verb's report: JSON on stdout (unless the archive goes there), else text on stderr

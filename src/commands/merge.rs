@@ -6,7 +6,7 @@ use ocislim::ops::merge::{merge, MergeOptions, Prefer};
 use ocislim::Result;
 
 pub fn run(a: MergeArgs) -> Result<()> {
-    let (select, target, wopts) = write_options(&a.write);
+    let (select, target, wopts) = write_options(&a.write)?;
     let opts = MergeOptions {
         select,
         name: a.name.clone(),

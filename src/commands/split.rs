@@ -6,7 +6,7 @@ use crate::cli::SplitArgs;
 use ocislim::{Error, Result};
 
 pub fn run(a: SplitArgs) -> Result<()> {
-    let (opts, _, wopts) = write_options(&a.write);
+    let (opts, _, wopts) = write_options(&a.write)?;
     let out = &a.write.out;
     if out.output == "-" {
         return Err(Error::Usage(

@@ -78,7 +78,7 @@ pub fn write_plan(
             .collect::<Vec<_>>()
             .join(" "),
         output: match target {
-            Target::File(p) => p.display().to_string(),
+            Target::File(p) | Target::Stream(p) => p.display().to_string(),
             Target::Stdout => "-".into(),
         },
         format: p.format.name(),

@@ -2,6 +2,7 @@
 //! dropped, where each platform came from (`merge`), bytes before and after, and the output's
 //! sha256 — as text for stderr or JSON for stdout.
 
+use super::safe::escape;
 use super::size::human;
 use crate::plan::ImageReport;
 use serde::Serialize;
@@ -56,27 +57,27 @@ pub struct Bytes {
 }
 
 impl FilterReport {
-    /// Human-readable lines for stderr.
+    /// Human-readable lines for stderr (what comes from the archive escaped, see
+    /// [`super::safe`]).
     pub fn to_text(&self) -> String {
+        let e = |s: &str| escape(s).into_owned();
+        let list = |v: &[String]| e(&v.join(", "));
         let mut s = String::new();
         for n in &self.notes {
-            s.push_str(n);
+            s.push_str(&e(n));
             s.push('\n');
         }
         for i in &self.images {
-            let name = i.name.clone().unwrap_or_else(|| i.digest.clone());
+            let name = e(i.name.as_deref().unwrap_or(&i.digest));
             if i.kept.is_empty() {
                 continue;
             }
-            s.push_str(&format!("{name}: kept {}", i.kept.join(", ")));
+            s.push_str(&format!("{name}: kept {}", list(&i.kept)));
             if !i.dropped.is_empty() {
-                s.push_str(&format!("; dropped {}", i.dropped.join(", ")));
+                s.push_str(&format!("; dropped {}", list(&i.dropped)));
             }
             if !i.skipped_missing.is_empty() {
-                s.push_str(&format!(
-                    "; skipped (missing) {}",
-                    i.skipped_missing.join(", ")
-                ));
+                s.push_str(&format!("; skipped (missing) {}", list(&i.skipped_missing)));
             }
             if let Some(n) = &i.renamed {
                 s.push_str(&format!(" (renamed {n})"));
@@ -121,7 +122,7 @@ impl FilterReport {
         let verb = if self.dry_run { "would write" } else { "wrote" };
         s.push_str(&format!(
             "{verb} {} ({} format): {} -> {}",
-            self.output,
+            e(&self.output),
             self.format,
             human(self.bytes.before),
             human(self.bytes.after)

@@ -180,7 +180,10 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
     if tree && rows.last().is_some_and(|r| r[0].is_empty()) {
         rows.pop();
     }
-    rows
+    // Names, platforms and annotations come from the archive: never raw to the terminal.
+    rows.into_iter()
+        .map(|r| r.map(|c| super::safe::escape(&c).into_owned()))
+        .collect()
 }
 
 /// Render the tree view.

@@ -1,5 +1,6 @@
 //! Sizes printed the way Docker prints them (`units.HumanSizeWithPrecision(size, 3)`: decimal
-//! units, three significant digits, Go's `%g` rules), e.g. `3.37MB`, `10.6MB`, `832kB`.
+//! units, three significant digits, Go's `%g` rules), e.g. `3.37MB`, `10.6MB`, `832kB`; and
+//! sizes given on the command line (`--max-spool 20G`).
 
 const UNITS: [&str; 9] = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
 
@@ -32,6 +33,26 @@ fn go_g(v: f64, prec: usize) -> String {
     trim_zeros(&format!("{v:.decimals$}"))
 }
 
+/// Parse a size given by the user: bytes, or a number with a binary unit `K`, `M`, `G` or `T`
+/// (`KiB`, `GB`... are read the same way: `4G` is 4 GiB).
+pub fn parse(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return Err(format!("{s:?}: not a size (e.g. 4096, 512M, 20G)")),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| format!("{s:?}: not a size (e.g. 4096, 512M, 20G)"))
+}
+
 fn trim_zeros(s: &str) -> String {
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -42,7 +63,19 @@ fn trim_zeros(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::human;
+    use super::{human, parse};
+
+    #[test]
+    fn sizes_on_the_command_line() {
+        assert_eq!(parse("4096"), Ok(4096));
+        assert_eq!(parse("512M"), Ok(512 << 20));
+        assert_eq!(parse("20g"), Ok(20 << 30));
+        assert_eq!(parse("2GiB"), Ok(2 << 30));
+        assert_eq!(parse("1T"), Ok(1 << 40));
+        for bad in ["", "G", "1.5G", "-1", "12Q", "99999999999T"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn like_docker() {

@@ -1,5 +1,7 @@
 //! Atomic output: a temporary file in the output's folder, renamed over `OUT` only on success.
-//! On any failure nothing is left and an existing `OUT` is untouched.
+//! On any failure nothing is left and an existing `OUT` is untouched. A symlink at `OUT` is
+//! followed: the file it names is replaced and the link stays. A replaced file's permission
+//! bits are kept, but never setuid, setgid or sticky.
 //!
 //! On Linux the temporary file is anonymous (`O_TMPFILE`) until the very end: it gets a name
 //! only to be renamed over `OUT`, so even a SIGKILL, after which no code runs, leaves nothing
@@ -25,6 +27,9 @@ enum Inner {
     Named(tempfile::NamedTempFile),
 }
 
+/// The permission bits a replaced file passes on (not setuid, setgid or sticky).
+const KEPT_MODE: u32 = 0o777;
+
 const PREFIX: &str = ".ocislim-";
 const SUFFIX: &str = ".tmp";
 
@@ -35,6 +40,8 @@ impl AtomicFile {
 
     /// `anonymous: false` forces the named temporary file (for tests of the fallback).
     fn create_with(target: &Path, anonymous: bool) -> Result<AtomicFile> {
+        let target = &super::target::follow_links(target)
+            .map_err(|e| Error::io(target.display().to_string(), e))?;
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -43,7 +50,9 @@ impl AtomicFile {
         // The mode a new file gets from `cp` or `docker save -o` (0666 less the umask), or the
         // mode of the file being replaced.
         let replaced = match std::fs::metadata(target) {
-            Ok(m) if m.is_file() => Some(m.permissions()),
+            Ok(m) if m.is_file() => Some(std::fs::Permissions::from_mode(
+                m.permissions().mode() & KEPT_MODE,
+            )),
             _ => None,
         };
         let mode = replaced

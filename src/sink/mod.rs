@@ -8,6 +8,7 @@ pub mod compress;
 pub mod copy;
 pub mod parallel;
 pub mod tar_writer;
+pub mod target;
 pub mod write;
 
 pub use compress::OutCompression;

@@ -23,6 +23,8 @@ use std::path::PathBuf;
 pub enum Target {
     File(PathBuf),
     Stdout,
+    /// A character device, FIFO or socket: written as a stream, like standard output.
+    Stream(PathBuf),
 }
 
 /// How to write.
@@ -216,29 +218,33 @@ pub fn write(
     let pieces = layout(plan)?;
     let pb = progress_bar(total_len(&pieces), opts.progress);
     let result = match target {
-        Target::Stdout => {
-            let stdout = io::stdout();
-            if stdout.is_terminal() {
-                return Err(Error::Usage(
+        Target::Stdout | Target::Stream(_) => {
+            let (out, name): (Box<dyn Write>, String) = match target {
+                Target::Stream(p) => (
+                    Box::new(super::target::open_stream(p)?),
+                    p.display().to_string(),
+                ),
+                _ if io::stdout().is_terminal() => return Err(Error::Usage(
                     "refusing to write an archive to a terminal; redirect standard output or use -o FILE".into(),
-                ));
-            }
+                )),
+                _ => (Box::new(io::stdout().lock()), "stdout".into()),
+            };
             // Nothing can be taken back once streamed: verify first.
             if opts.verify {
                 verify_plan(inputs, plan)?;
             }
             let mut hw = Hashing {
-                inner: io::BufWriter::with_capacity(1 << 20, stdout.lock()),
+                inner: io::BufWriter::with_capacity(1 << 20, out),
                 hasher: Hasher::new(Algorithm::Sha256),
                 count: 0,
             };
             {
-                let mut c = compress::wrap(&mut hw, opts.compression)
-                    .map_err(|e| Error::io("stdout", e))?;
-                stream(inputs, &pieces, &mut c, &pb).map_err(|e| relabel(e, "stdout"))?;
-                c.finish().map_err(|e| Error::io("stdout", e))?;
+                let mut c =
+                    compress::wrap(&mut hw, opts.compression).map_err(|e| Error::io(&name, e))?;
+                stream(inputs, &pieces, &mut c, &pb).map_err(|e| relabel(e, &name))?;
+                c.finish().map_err(|e| Error::io(&name, e))?;
             }
-            hw.flush().map_err(|e| Error::io("stdout", e))?;
+            hw.flush().map_err(|e| Error::io(&name, e))?;
             Ok(Written {
                 bytes: hw.count,
                 sha256: opts.digest_output.then(|| hw.hasher.finish()),

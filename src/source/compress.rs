@@ -1,8 +1,12 @@
 //! Compression detection by magic bytes (never by name) and the one-pass decompression of
-//! gzip, zstd or piped input into a temporary spool file in `$TMPDIR`.
+//! gzip, zstd or piped input into a temporary spool file in `$TMPDIR`, bounded as it grows
+//! ([`max_spool`]). Streams read as `gzip -d` and `zstd -d` read them: zstd that starts with a
+//! skippable frame (pzstd), gzip members followed by zero padding.
 
 use crate::error::{Error, Result};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// How an archive's bytes are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,16 +25,37 @@ impl Compression {
         }
     }
 
-    /// Recognise the magic bytes at the start of a stream.
+    /// Recognise the magic bytes at the start of a stream: a zstd frame, or a zstd skippable
+    /// frame (magic `0x184D2A5?`, what pzstd writes first).
     pub fn from_magic(head: &[u8]) -> Compression {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Compression::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Compression::Zstd
-        } else {
-            Compression::None
+        match head {
+            [0x1f, 0x8b, ..] => Compression::Gzip,
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
+            [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..] => Compression::Zstd,
+            _ => Compression::None,
         }
     }
+}
+
+/// What a compressed input may always expand to in the spool (the `--max-spool` default).
+pub const SPOOL_FLOOR: u64 = 1 << 30;
+/// Past the floor, the spool may hold this many times the compressed bytes read so far: real
+/// archives expand a few times; a bomb expands a thousand times or more.
+pub const SPOOL_RATIO: u64 = 100;
+
+static MAX_SPOOL: AtomicU64 = AtomicU64::new(SPOOL_FLOOR);
+
+/// Raise (or lower) the spool's floor for this process (`--max-spool SIZE`).
+pub fn set_max_spool(bytes: u64) {
+    MAX_SPOOL.store(bytes, Ordering::Relaxed);
+}
+
+/// How many bytes the spool may hold once `read` compressed bytes were read: the larger of the
+/// floor ([`set_max_spool`], default [`SPOOL_FLOOR`]) and [`SPOOL_RATIO`] times `read`.
+pub fn max_spool(read: u64) -> u64 {
+    MAX_SPOOL
+        .load(Ordering::Relaxed)
+        .max(read.saturating_mul(SPOOL_RATIO))
 }
 
 /// Peek at the first bytes of a file and rewind it.
@@ -61,9 +86,62 @@ pub fn decoder<'a, R: BufRead + 'a>(
 ) -> io::Result<Box<dyn Read + 'a>> {
     Ok(match compression {
         Compression::None => Box::new(input),
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        Compression::Gzip => Box::new(GzMembers::new(input)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
     })
+}
+
+/// The members of a gzip stream one after the other (as `MultiGzDecoder`), and, like
+/// `gzip -d`, zero bytes after the last member ignored (tape-block padding); anything else after
+/// a member must be another member.
+struct GzMembers<R: BufRead> {
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: BufRead> GzMembers<R> {
+    fn new(input: R) -> Self {
+        GzMembers {
+            member: Some(flate2::bufread::GzDecoder::new(input)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for GzMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(member) = &mut self.member {
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let Some(mut input) = self.member.take().map(|m| m.into_inner()) else {
+                break;
+            };
+            match input.fill_buf()?.first() {
+                None => {}
+                Some(0) => skip_zeros(&mut input)?,
+                Some(_) => self.member = Some(flate2::bufread::GzDecoder::new(input)),
+            }
+        }
+        Ok(0)
+    }
+}
+
+/// Consume the rest of `input`, which must be zero bytes.
+fn skip_zeros<R: BufRead>(input: &mut R) -> io::Result<()> {
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        if chunk.iter().any(|&b| b != 0) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bytes other than zero padding after the last gzip member",
+            ));
+        }
+        let n = chunk.len();
+        input.consume(n);
+    }
 }
 
 /// Decompress (if needed) `input` into a temporary file, in one pass.
@@ -74,22 +152,55 @@ pub fn spool<R: Read + Send + 'static>(
     let mut input = Prefetch::new(input);
     let compression = peek(&mut input).map_err(|e| Error::io(name, e))?;
     let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("$TMPDIR", e))?;
-    let copied = decoder(input, compression).and_then(|d| pipelined(d, spool.as_file()));
-    copied.map_err(|e| match e.kind() {
-        io::ErrorKind::Other if e.to_string().starts_with("spool: ") => Error::io("$TMPDIR", e),
-        _ => Error::NotAnArchive(format!(
-            "{name}: cannot decompress {} stream: {e}",
-            compression.name()
-        )),
-    })?;
+    let read = input.read_count();
+    let copied = decoder(input, compression)
+        .and_then(|d| pipelined(d, spool.as_file(), || read.load(Ordering::Relaxed)));
+    copied.map_err(
+        |e| match e.get_ref().and_then(|x| x.downcast_ref::<SpoolError>()) {
+            Some(SpoolError::Write(_)) => Error::io("$TMPDIR", e),
+            Some(SpoolError::Bound { read, bound }) => Error::format(
+                name,
+                format!(
+                    "decompresses to more than {bound} bytes after {read} compressed bytes (the \
+                 bound is the larger of --max-spool, default 1 GiB, and {SPOOL_RATIO}x the \
+                 compressed bytes read); raise it with --max-spool SIZE if the archive is real"
+                ),
+            ),
+            None => Error::NotAnArchive(format!(
+                "{name}: cannot decompress {} stream: {e}",
+                compression.name()
+            )),
+        },
+    )?;
     Ok((spool, compression))
 }
+
+/// Why the spool stopped, told apart from the decoder's errors.
+#[derive(Debug)]
+enum SpoolError {
+    /// Writing the spool failed.
+    Write(io::Error),
+    /// The decoded bytes went past [`max_spool`].
+    Bound { read: u64, bound: u64 },
+}
+
+impl std::fmt::Display for SpoolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SpoolError::Write(e) => write!(f, "spool: {e}"),
+            SpoolError::Bound { bound, .. } => write!(f, "spool over its bound of {bound} bytes"),
+        }
+    }
+}
+
+impl std::error::Error for SpoolError {}
 
 const CHUNK: usize = 4 << 20;
 
 /// Copy `input` into `out` with the decompression on this thread and the writing on another,
-/// so both cores work (at most four 4 MiB chunks in flight).
-fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
+/// so both cores work (at most four 4 MiB chunks in flight). Stops once the bytes decoded pass
+/// [`max_spool`] of the compressed bytes `read` so far.
+fn pipelined<R: Read>(mut input: R, out: &std::fs::File, read: impl Fn() -> u64) -> io::Result<()> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(3);
     // Buffers come back to be reused: no allocation or page faults per chunk.
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
@@ -98,25 +209,37 @@ fn pipelined<R: Read>(mut input: R, out: &std::fs::File) -> io::Result<()> {
             let mut out = out;
             for (buf, n) in rx {
                 out.write_all(&buf[..n])
-                    .map_err(|e| io::Error::other(format!("spool: {e}")))?;
+                    .map_err(|e| io::Error::other(SpoolError::Write(e)))?;
                 let _ = back_tx.try_send(buf);
             }
             Ok(())
         });
+        let mut decoded = 0u64;
         let result = loop {
             let mut buf = back_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
             let (n, r) = fill(&mut input, &mut buf);
             if r.is_err() || n == 0 {
                 break r;
             }
+            decoded += n as u64;
+            let so_far = read();
+            let bound = max_spool(so_far);
+            if decoded > bound {
+                let e = SpoolError::Bound {
+                    read: so_far,
+                    bound,
+                };
+                break Err(io::Error::other(e));
+            }
             if tx.send((buf, n)).is_err() {
                 break Ok(()); // the writer failed; its error is reported below
             }
         };
         drop(tx);
-        let w = writer
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("spool: writer thread failed")));
+        let w = writer.join().unwrap_or_else(|_| {
+            let e = io::Error::other("writer thread failed");
+            Err(io::Error::other(SpoolError::Write(e)))
+        });
         result.and(w)
     })
 }
@@ -150,6 +273,8 @@ pub struct Prefetch {
     len: usize,
     pos: usize,
     done: bool,
+    /// Bytes handed to the reader so far.
+    consumed: Arc<AtomicU64>,
 }
 
 impl Prefetch {
@@ -179,7 +304,13 @@ impl Prefetch {
             len: 0,
             pos: 0,
             done: false,
+            consumed: Arc::default(),
         }
+    }
+
+    /// The count of bytes handed out so far, as it grows.
+    pub fn read_count(&self) -> Arc<AtomicU64> {
+        self.consumed.clone()
     }
 }
 
@@ -206,7 +337,10 @@ impl BufRead for Prefetch {
     }
 
     fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.len);
+        let pos = (self.pos + n).min(self.len);
+        self.consumed
+            .fetch_add((pos - self.pos) as u64, Ordering::Relaxed);
+        self.pos = pos;
     }
 }
 
@@ -246,6 +380,28 @@ mod tests {
             pos: 0,
             step,
         })
+    }
+
+    #[test]
+    fn the_spool_bound_is_the_larger_of_the_floor_and_100x_what_was_read() {
+        assert_eq!(max_spool(0), 1 << 30);
+        assert_eq!(max_spool(10 << 20), 1 << 30);
+        assert_eq!(max_spool(20 << 20), 2000 << 20);
+        assert_eq!(max_spool(u64::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn skippable_frames_are_zstd() {
+        for m in 0x50..=0x5fu8 {
+            assert_eq!(
+                Compression::from_magic(&[m, 0x2a, 0x4d, 0x18]),
+                Compression::Zstd
+            );
+        }
+        assert_eq!(
+            Compression::from_magic(&[0x60, 0x2a, 0x4d, 0x18]),
+            Compression::None
+        );
     }
 
     #[test]
