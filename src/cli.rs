@@ -133,7 +133,7 @@ pub struct FilterArgs {
     /// Output compression (auto follows the file name: .tar.gz/.tgz, .tar.zst/.tzst).
     #[arg(long, value_enum, default_value_t = Compress::Auto)]
     pub compress: Compress,
-    /// Compression level (gzip 1-9, zstd 1-19).
+    /// Compression level: gzip 1-9 (default 6), zstd 1-19 (default 3); needs compression.
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
     /// The platform manifest.json points at (what `docker load` loads).
@@ -146,7 +146,7 @@ pub struct FilterArgs {
     /// checked, unless --no-verify, so the exit code is the real run's).
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the report as JSON on standard output.
+    /// Print the report as JSON on standard output (on standard error with `-o -`).
     #[arg(long)]
     pub json: bool,
     /// No report, no progress.

@@ -179,8 +179,19 @@ pub fn plan(g: &Graph, opts: &FilterOptions) -> Result<Plan> {
         images.push(rep);
     }
     if kept_images.is_empty() {
+        let skipped: Vec<&str> = images
+            .iter()
+            .flat_map(|i| i.skipped_missing.iter().map(String::as_str))
+            .collect();
+        let why = match skipped.is_empty() {
+            true => String::new(),
+            false => format!(
+                ": selected but skipped for missing content (--skip-missing): {}",
+                skipped.join(", ")
+            ),
+        };
         return Err(Error::NoMatch(format!(
-            "nothing would be left; the archive has: {}",
+            "nothing would be left{why}; the archive has: {}",
             g.platform_names().join(", ")
         )));
     }

@@ -113,8 +113,9 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The outcome of `verify`.
+/// The outcome of `verify` (camelCase in JSON, like every document ocislim prints).
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub archive: String,
     pub format: &'static str,
@@ -163,14 +164,10 @@ impl VerifyReport {
 pub fn verify(g: &Graph) -> VerifyReport {
     let mut problems = Vec::new();
     let mut push = |severity, message: String| problems.push(Problem { severity, message });
-    let mut checked = 0usize;
-    let mut bytes = 0u64;
 
     // 1. Every blob hashes to its name (in parallel).
     let blobs: Vec<(&Loc, &Digest)> = g.blobs.iter().map(|(d, loc)| (loc, d)).collect();
-    for ((loc, _), r) in blobs.iter().zip(check_blobs(&g.archive, &blobs)) {
-        checked += 1;
-        bytes += loc.size;
+    for r in check_blobs(&g.archive, &blobs) {
         if let Err(e) = r {
             push(Severity::Corrupt, e.to_string());
         }
@@ -223,19 +220,17 @@ pub fn verify(g: &Graph) -> VerifyReport {
     // 3. manifest.json agrees with the index, or with the legacy configs.
     match g.format {
         Format::Docker => check_manifest_json(g, &mut push),
-        Format::DockerLegacy => {
-            let (n, b) = check_legacy(g, &mut push);
-            checked += n;
-            bytes += b;
-        }
+        Format::DockerLegacy => check_legacy(g, &mut push),
         Format::Oci => {}
     }
 
+    // What was hashed: the same blobs `ls` counts.
+    let checked = g.distinct_blobs();
     VerifyReport {
         archive: g.archive.name.clone(),
         format: g.format.name(),
-        blobs_checked: checked,
-        bytes_checked: bytes,
+        blobs_checked: checked.len(),
+        bytes_checked: checked.values().sum(),
         problems,
     }
 }
@@ -304,9 +299,8 @@ fn check_manifest_json(g: &Graph, push: &mut impl FnMut(Severity, String)) {
     }
 }
 
-/// Check legacy entries; returns how many files and bytes were hashed.
-fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u64) {
-    let (mut files, mut bytes) = (0usize, 0u64);
+/// Check legacy entries: every layer against its config's diff ID, every config against its name.
+fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) {
     for l in &g.legacy {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         let Some(cfg) = &l.config else {
@@ -376,18 +370,7 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u
                 Some((p.clone(), r))
             })
             .collect();
-        if let Some(c) = &l.config {
-            files += 1;
-            bytes += c.size;
-        }
         for (p, r) in checks {
-            files += 1;
-            bytes += l
-                .layers
-                .iter()
-                .find(|x| x.0 == p)
-                .and_then(|x| x.1.as_ref())
-                .map_or(0, |x| x.size);
             if let Err(e) = r {
                 push(Severity::Corrupt, format!("{p}: {e}"));
             }
@@ -401,7 +384,6 @@ fn check_legacy(g: &Graph, push: &mut impl FnMut(Severity, String)) -> (usize, u
             }
         }
     }
-    (files, bytes)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `ocislim filter`: keep the chosen platforms and write a new archive. The one place the
 //! binary calls [`ocislim::filter`].
 
-use super::{print_json, Stream};
+use super::{print, print_json, Stream};
 use crate::cli::{self, FilterArgs, PlatformList};
 use ocislim::select::{FilterOptions, OutputFormat};
 use ocislim::sink::write::{Target, WriteOptions};
@@ -28,28 +28,34 @@ pub fn run(a: FilterArgs) -> Result<()> {
         Target::File(a.output.clone().into())
     };
     let wopts = WriteOptions {
-        compression: compression(&a),
+        compression: compression(&a)?,
         verify: !a.no_verify,
         progress: !a.quiet,
         digest_output: !a.quiet || a.json,
     };
     let g = Graph::open(&a.archive)?;
     let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.dry_run)?;
-    if a.json && a.output != "-" {
-        print_json(Stream::Stdout, &report)?;
+    // Standard output may hold the archive itself: the JSON report then goes to stderr.
+    let report_to = match target {
+        Target::Stdout => Stream::Stderr,
+        Target::File(_) => Stream::Stdout,
+    };
+    if a.json {
+        print_json(report_to, &report)?;
     } else if !a.quiet {
-        eprint!("{}", report.to_text());
+        print(Stream::Stderr, &report.to_text())?;
     }
     Ok(())
 }
 
-/// The output compression `--compress`, `--level` and the output name ask for.
-fn compression(a: &FilterArgs) -> OutCompression {
+/// The output compression `--compress`, `--level` and the output name ask for; a level out of
+/// the codec's range, or without compression, is a usage error.
+fn compression(a: &FilterArgs) -> Result<OutCompression> {
     match a.compress {
-        cli::Compress::Auto if a.output == "-" => OutCompression::None,
+        cli::Compress::Auto if a.output == "-" => OutCompression::none(a.level),
         cli::Compress::Auto => OutCompression::from_name(&a.output, a.level),
-        cli::Compress::None => OutCompression::None,
-        cli::Compress::Gzip => OutCompression::Gzip(a.level.unwrap_or(6).clamp(1, 9) as u32),
-        cli::Compress::Zstd => OutCompression::Zstd(a.level.unwrap_or(3).clamp(1, 19)),
+        cli::Compress::None => OutCompression::none(a.level),
+        cli::Compress::Gzip => OutCompression::gzip(a.level),
+        cli::Compress::Zstd => OutCompression::zstd(a.level),
     }
 }

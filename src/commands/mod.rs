@@ -13,6 +13,7 @@ use std::io::Write;
 #[derive(Debug, Clone, Copy)]
 pub enum Stream {
     Stdout,
+    Stderr,
 }
 
 /// Print `s` on `to`. A closed pipe (`ocislim ls x | head`) is not an error.
@@ -21,6 +22,10 @@ pub fn print(to: Stream, s: &str) -> Result<()> {
         Stream::Stdout => {
             let mut o = std::io::stdout().lock();
             ("stdout", o.write_all(s.as_bytes()).and_then(|_| o.flush()))
+        }
+        Stream::Stderr => {
+            let mut o = std::io::stderr().lock();
+            ("stderr", o.write_all(s.as_bytes()).and_then(|_| o.flush()))
         }
     };
     match written {
