@@ -48,7 +48,7 @@ pub enum Command {
     Ls(LsArgs),
     /// Keep only the chosen platforms and write a new, self-consistent archive.
     #[command(
-        after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load"
+        after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 --format docker | docker load"
     )]
     Filter(FilterArgs),
     /// Check every blob's digest and size, that nothing referenced is missing, and manifest.json.
@@ -60,6 +60,14 @@ pub enum Command {
         ExitCode::Failure.code(),
     ))]
     Verify(VerifyArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  source <(ocislim completions bash)\n  ocislim completions zsh > _ocislim\n  ocislim completions fish > ocislim.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Write a man page per command (ocislim.1, ocislim-ls.1, ...) into DIR (for packagers).
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -161,4 +169,17 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The folder to write the pages into (it must exist).
+    pub dir: std::path::PathBuf,
 }

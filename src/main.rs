@@ -31,6 +31,8 @@ fn main() -> std::process::ExitCode {
         Command::Ls(a) => commands::ls::run(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Filter(a) => commands::filter::run(a),
+        Command::Completions(a) => commands::completions::run(a),
+        Command::Man(a) => commands::man::run(a),
     };
     match result {
         Ok(()) => ExitCode::Success.into(),

@@ -323,3 +323,62 @@ fn tree_cells_stay_in_their_columns() {
         }
     }
 }
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let r = bin().args(["completions", shell]).output().expect("run");
+        assert!(r.status.success(), "{shell}");
+        let script = String::from_utf8(r.stdout).expect("utf-8");
+        for word in ["filter", "docker-platform", "skip-missing", "verify"] {
+            assert!(script.contains(word), "{shell} script names {word}");
+        }
+    }
+    // bash loads it and completes the verbs.
+    let exe = env!("CARGO_BIN_EXE_ocislim");
+    let complete = |word: &str| {
+        let script = format!(
+            "source <({exe} completions bash) && COMP_WORDS=(ocislim {word}) COMP_CWORD=1 \
+             && _ocislim ocislim {word} ocislim && echo \"${{COMPREPLY[@]}}\""
+        );
+        let r = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&r.stdout).trim().to_string()
+    };
+    assert_eq!(complete("fi"), "filter");
+    assert_eq!(complete("v"), "verify");
+    let r = bin().args(["completions", "tcsh"]).output().expect("run");
+    assert_eq!(r.status.code(), Some(2));
+}
+
+#[test]
+fn man_pages_one_per_command() {
+    let d = tmp();
+    let r = bin().arg("man").arg(d.path()).output().expect("run");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ocislim-completions.1",
+            "ocislim-filter.1",
+            "ocislim-ls.1",
+            "ocislim-verify.1",
+            "ocislim.1"
+        ]
+    );
+    let filter = std::fs::read_to_string(d.path().join("ocislim-filter.1")).unwrap();
+    assert!(
+        filter.starts_with(".ie") || filter.starts_with(".TH"),
+        "roff"
+    );
+    assert!(filter.contains("skip\\-missing") && filter.contains("Examples:"));
+    let r = bin().args(["man", "/no/such/dir"]).output().expect("run");
+    assert_eq!(r.status.code(), Some(1));
+}

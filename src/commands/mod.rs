@@ -1,8 +1,10 @@
 //! The verbs: one module each, turning parsed arguments into library calls and printing the
 //! result. The output helpers they share live here.
 
+pub mod completions;
 pub mod filter;
 pub mod ls;
+pub mod man;
 pub mod verify;
 
 use ocislim::{Error, Result};
