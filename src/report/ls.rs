@@ -1,5 +1,5 @@
 //! `ocislim ls`: the images and platforms of an archive as a tree (like `docker image ls
-//! --tree`), a table, or the stable JSON document of SPEC §6.
+//! --tree`), a table, or the stable JSON document described in `docs/json.md`.
 
 use super::size::human;
 use crate::error::{Error, Result};
@@ -55,7 +55,7 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The JSON document of SPEC §6.
+/// The JSON document of `docs/json.md`.
 pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
     let images: Vec<Value> = g
         .images

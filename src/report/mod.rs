@@ -1,4 +1,4 @@
-//! What the user reads: `ls` as a tree, a table or JSON (SPEC §6), the `verify` and `filter`
+//! What the user reads: `ls` as a tree, a table or JSON (`docs/json.md`), the `verify` and `filter`
 //! reports, and Docker-style human sizes.
 
 pub mod filter;
