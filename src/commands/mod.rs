@@ -38,7 +38,7 @@ pub fn print(to: Stream, s: &str) -> Result<()> {
 
 /// Print `value` as pretty JSON, one document ending in a newline.
 pub fn print_json(to: Stream, value: &impl Serialize) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(value)?;
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize(e.to_string()))?;
     s.push('\n');
     print(to, &s)
 }
