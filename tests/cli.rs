@@ -334,7 +334,7 @@ fn completions_for_every_shell() {
             assert!(script.contains(word), "{shell} script names {word}");
         }
     }
-    // bash loads it and completes the verbs.
+    // bash loads it and completes the verbs, not the hidden `man`.
     let exe = env!("CARGO_BIN_EXE_ocislim");
     let complete = |word: &str| {
         let script = format!(
@@ -349,6 +349,7 @@ fn completions_for_every_shell() {
     };
     assert_eq!(complete("fi"), "filter");
     assert_eq!(complete("v"), "verify");
+    assert_eq!(complete("m"), "");
     let r = bin().args(["completions", "tcsh"]).output().expect("run");
     assert_eq!(r.status.code(), Some(2));
 }
