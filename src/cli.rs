@@ -53,7 +53,7 @@ pub enum Command {
     Ls(LsArgs),
     /// Keep only the chosen platforms and write a new, self-consistent archive.
     #[command(
-        after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 | docker load"
+        after_help = "Examples:\n  ocislim filter all.tar -o slim.tar --platform linux/amd64,linux/arm64\n  ocislim filter shallow.tar -o dense.tar --skip-missing\n  ocislim filter all.tar -o arm.tar.zst --platform linux/arm64 --keep-index\n  ocislim filter all.tar -o - --platform linux/amd64 --format docker | docker load"
     )]
     Filter(FilterArgs),
     /// Merge archives into one: blobs stored once, images of one name united into one index.
@@ -85,6 +85,14 @@ pub enum Command {
         ExitCode::Failure.code(),
     ))]
     Verify(VerifyArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  source <(ocislim completions bash)\n  ocislim completions zsh > _ocislim\n  ocislim completions fish > ocislim.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Write a man page per command (ocislim.1, ocislim-ls.1, ...) into DIR (for packagers).
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -206,7 +214,7 @@ pub struct OutputArgs {
     /// Output compression (auto follows the file name: .tar.gz/.tgz, .tar.zst/.tzst).
     #[arg(long, value_enum, default_value_t = Compress::Auto)]
     pub compress: Compress,
-    /// Compression level (gzip 1-9, zstd 1-19).
+    /// Compression level: gzip 1-9 (default 6), zstd 1-19 (default 3); needs compression.
     #[arg(long, value_name = "N")]
     pub level: Option<i32>,
     /// Do not verify the digests of the blobs written.
@@ -216,7 +224,7 @@ pub struct OutputArgs {
     /// checked, unless --no-verify, so the exit code is the real run's).
     #[arg(long)]
     pub dry_run: bool,
-    /// Print the report as JSON on standard output.
+    /// Print the report as JSON on standard output (on standard error with `-o -`).
     #[arg(long)]
     pub json: bool,
     /// No report, no progress.
@@ -265,4 +273,17 @@ pub struct VerifyArgs {
     /// Judge the closure against the archive plus these (a delta's bases). Repeatable.
     #[arg(long = "base", value_name = "BASE")]
     pub bases: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The folder to write the pages into (it must exist).
+    pub dir: std::path::PathBuf,
 }

@@ -59,7 +59,7 @@ pub enum Error {
     Invalid(String),
     /// A report could not be turned into JSON (a bug, not the user's doing).
     #[error("cannot serialise the report: {0}")]
-    Serialize(#[from] serde_json::Error),
+    Serialize(String),
 }
 
 impl Error {

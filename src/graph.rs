@@ -92,7 +92,10 @@ impl PlatformManifest {
 /// One image: a root of `index.json`, or an entry of a legacy `manifest.json`.
 #[derive(Debug, Clone)]
 pub struct Image {
+    /// The first of `tags`, if any.
     pub name: Option<String>,
+    /// Every name of the image: its index entry's, or all the RepoTags of a legacy entry.
+    pub tags: Vec<String>,
     /// The root descriptor (for a legacy image: the config, whose digest is the image ID).
     pub root: Descriptor,
     /// Position of the root in `index.json` (or `manifest.json` for legacy).
@@ -573,6 +576,7 @@ impl Graph {
             }
             images.push(Image {
                 name: r.image_name(),
+                tags: r.image_name().into_iter().collect(),
                 root: r.clone(),
                 position: i,
                 platforms,
@@ -594,6 +598,21 @@ impl Graph {
                 }
             }
         }
+    }
+
+    /// The blobs the archive holds, each once by member name with its size: the files under
+    /// `blobs/`, or in a legacy archive the configs and layer files that `manifest.json` names
+    /// (shared layers once). `ls` (`archive.blobs`) and `verify` both count these.
+    pub fn distinct_blobs(&self) -> BTreeMap<&str, u64> {
+        let legacy = self.legacy.iter().flat_map(|l| {
+            let layers = l.layers.iter().filter_map(|(_, loc)| loc.as_ref());
+            l.config.iter().chain(layers)
+        });
+        self.blobs
+            .values()
+            .chain(legacy)
+            .map(|loc| (loc.member.as_str(), loc.size))
+            .collect()
     }
 
     /// Every platform string of every image, deduplicated, in order of appearance.
@@ -683,6 +702,7 @@ fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
         let total = if all { Some(present) } else { None };
         images.push(Image {
             name: l.entry.repo_tags.first().cloned(),
+            tags: l.entry.repo_tags.clone(),
             root: desc.clone(),
             position: i,
             size_present: present,

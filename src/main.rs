@@ -38,6 +38,8 @@ fn main() -> std::process::ExitCode {
         Command::Delta(a) => commands::delta::run(a),
         Command::Apply(a) => commands::apply::run(a),
         Command::Split(a) => commands::split::run(a),
+        Command::Completions(a) => commands::completions::run(a),
+        Command::Man(a) => commands::man::run(a),
     };
     match result {
         Ok(()) => ExitCode::Success.into(),

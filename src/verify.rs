@@ -113,8 +113,9 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The outcome of `verify`.
+/// The outcome of `verify` (camelCase in JSON, like every document ocislim prints).
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub archive: String,
     pub format: &'static str,
@@ -169,14 +170,10 @@ pub fn verify(g: &Graph) -> VerifyReport {
 pub fn verify_against(g: &Graph, held: &dyn Fn(&Digest) -> bool) -> VerifyReport {
     let mut problems = Vec::new();
     let mut push = |severity, message: String| problems.push(Problem { severity, message });
-    let mut checked = 0usize;
-    let mut bytes = 0u64;
 
     // 1. Every blob hashes to its name (in parallel).
     let blobs: Vec<(&Loc, &Digest)> = g.blobs.iter().map(|(d, loc)| (loc, d)).collect();
-    for ((loc, _), r) in blobs.iter().zip(check_blobs(&g.archive, &blobs)) {
-        checked += 1;
-        bytes += loc.size;
+    for r in check_blobs(&g.archive, &blobs) {
         if let Err(e) = r {
             push(Severity::Corrupt, e.to_string());
         }
@@ -230,19 +227,17 @@ pub fn verify_against(g: &Graph, held: &dyn Fn(&Digest) -> bool) -> VerifyReport
     // 3. manifest.json agrees with the index, or with the legacy configs.
     match g.format {
         Format::Docker => check_manifest_json(g, held, &mut push),
-        Format::DockerLegacy => {
-            let (n, b) = check_legacy(g, held, &mut push);
-            checked += n;
-            bytes += b;
-        }
+        Format::DockerLegacy => check_legacy(g, held, &mut push),
         Format::Oci => {}
     }
 
+    // What was hashed: the same blobs `ls` counts.
+    let checked = g.distinct_blobs();
     VerifyReport {
         archive: g.archive.name.clone(),
         format: g.format.name(),
-        blobs_checked: checked,
-        bytes_checked: bytes,
+        blobs_checked: checked.len(),
+        bytes_checked: checked.values().sum(),
         problems,
     }
 }
@@ -316,26 +311,25 @@ fn check_manifest_json(
     }
 }
 
-/// Check legacy entries; returns how many files and bytes were hashed. Each config was checked
-/// against its name when the archive was read; here each `layer.tar` is hashed against the
-/// config's `rootfs.diff_ids`, once however many images share it, all in one parallel pass.
+/// Check legacy entries. Each config was checked against its name when the archive was read;
+/// here each `layer.tar` is hashed against the config's `rootfs.diff_ids`, once however many
+/// images share it, all in one parallel pass.
 fn check_legacy(
     g: &Graph,
     held: &dyn Fn(&Digest) -> bool,
     push: &mut impl FnMut(Severity, String),
-) -> (usize, u64) {
-    let (mut files, mut bytes) = (0usize, 0u64);
+) {
     let mut seen = std::collections::HashSet::new();
     let mut layers: Vec<(&String, &Loc, &Digest)> = Vec::new();
     for l in &g.legacy {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
-        let Some(cfg) = &l.config else {
+        if l.config.is_none() {
             push(
                 Severity::Missing,
                 format!("{what}: config {} not in the archive", l.entry.config),
             );
             continue;
-        };
+        }
         if l.diff_ids.len() != l.layers.len() {
             push(
                 Severity::Corrupt,
@@ -345,10 +339,6 @@ fn check_legacy(
                     l.diff_ids.len()
                 ),
             );
-        }
-        if seen.insert((&cfg.member, None)) {
-            files += 1;
-            bytes += cfg.size;
         }
         for (i, (p, loc)) in l.layers.iter().enumerate() {
             match (loc, l.diff_ids.get(i)) {
@@ -365,14 +355,11 @@ fn check_legacy(
         }
     }
     let blobs: Vec<(&Loc, &Digest)> = layers.iter().map(|(_, loc, d)| (*loc, *d)).collect();
-    for ((p, loc, _), r) in layers.iter().zip(check_blobs(&g.archive, &blobs)) {
-        files += 1;
-        bytes += loc.size;
+    for ((p, _, _), r) in layers.iter().zip(check_blobs(&g.archive, &blobs)) {
         if let Err(e) = r {
             push(Severity::Corrupt, format!("{p}: {e}"));
         }
     }
-    (files, bytes)
 }
 
 #[cfg(test)]

@@ -8,5 +8,5 @@ pub fn run(a: ApplyArgs) -> Result<()> {
     let (target, wopts) = output_options(&a.out)?;
     let (_plan, report) =
         ocislim::ops::apply::apply(&a.delta, &a.bases, &target, &wopts, a.out.dry_run)?;
-    print_report(&a.out, &report)
+    print_report(&a.out, &target, &report)
 }

@@ -14,5 +14,5 @@ pub fn run(a: DeltaArgs) -> Result<()> {
         &wopts,
         a.write.out.dry_run,
     )?;
-    print_report(&a.write.out, &report)
+    print_report(&a.write.out, &target, &report)
 }

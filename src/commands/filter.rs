@@ -2,7 +2,7 @@
 //! binary calls [`ocislim::filter`]; the option handling here serves every verb that writes
 //! archives.
 
-use super::{print_json, Stream};
+use super::{print, print_json, Stream};
 use crate::cli::{self, FilterArgs, OutputArgs, PlatformList, WriteArgs};
 use ocislim::plan::{FilterOptions, OutputFormat};
 use ocislim::report::filter::FilterReport;
@@ -14,7 +14,7 @@ pub fn run(a: FilterArgs) -> Result<()> {
     let (opts, target, wopts) = write_options(&a.write)?;
     let g = Graph::open(&a.archive)?;
     let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.out.dry_run)?;
-    print_report(&a.write.out, &report)
+    print_report(&a.write.out, &target, &report)
 }
 
 /// The selection, target and write options that `a` asks for.
@@ -42,7 +42,7 @@ pub fn write_options(a: &WriteArgs) -> Result<(FilterOptions, Target, WriteOptio
 pub fn output_options(a: &OutputArgs) -> Result<(Target, WriteOptions)> {
     let target = ocislim::sink::target::choose(&a.output)?;
     let wopts = WriteOptions {
-        compression: compression(a),
+        compression: compression(a)?,
         verify: !a.no_verify,
         progress: !a.quiet,
         digest_output: !a.quiet || a.json,
@@ -50,24 +50,29 @@ pub fn output_options(a: &OutputArgs) -> Result<(Target, WriteOptions)> {
     Ok((target, wopts))
 }
 
-/// Print a verb's report: JSON on stdout (unless the archive goes there), else text on stderr
-/// unless `-q`.
-pub fn print_report(a: &OutputArgs, report: &FilterReport) -> Result<()> {
-    if a.json && a.output != "-" {
-        print_json(Stream::Stdout, report)?;
+/// Print a verb's report: JSON (on stderr when the archive itself goes to standard output),
+/// else text on stderr unless `-q`.
+pub fn print_report(a: &OutputArgs, target: &Target, report: &FilterReport) -> Result<()> {
+    let report_to = match target {
+        Target::Stdout => Stream::Stderr,
+        Target::File(_) | Target::Stream(_) => Stream::Stdout,
+    };
+    if a.json {
+        print_json(report_to, report)?;
     } else if !a.quiet {
-        eprint!("{}", report.to_text());
+        print(Stream::Stderr, &report.to_text())?;
     }
     Ok(())
 }
 
-/// The output compression `--compress`, `--level` and the output name ask for.
-fn compression(a: &OutputArgs) -> OutCompression {
+/// The output compression `--compress`, `--level` and the output name ask for; a level out of
+/// the codec's range, or without compression, is a usage error.
+fn compression(a: &OutputArgs) -> Result<OutCompression> {
     match a.compress {
-        cli::Compress::Auto if a.output == "-" => OutCompression::None,
+        cli::Compress::Auto if a.output == "-" => OutCompression::none(a.level),
         cli::Compress::Auto => OutCompression::from_name(&a.output, a.level),
-        cli::Compress::None => OutCompression::None,
-        cli::Compress::Gzip => OutCompression::Gzip(a.level.unwrap_or(6).clamp(1, 9) as u32),
-        cli::Compress::Zstd => OutCompression::Zstd(a.level.unwrap_or(3).clamp(1, 19)),
+        cli::Compress::None => OutCompression::none(a.level),
+        cli::Compress::Gzip => OutCompression::gzip(a.level),
+        cli::Compress::Zstd => OutCompression::zstd(a.level),
     }
 }

@@ -15,6 +15,7 @@ pub fn run(a: LsArgs) -> Result<()> {
         no_trunc: a.no_trunc,
     };
     let g = Graph::open_streaming(&a.archive, false)?;
+    ls::check_selectors(&g, &opts)?;
     match a.format {
         LsFormat::Tree => print(Stream::Stdout, &ls::to_tree(&g, &opts)),
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),

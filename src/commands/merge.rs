@@ -17,5 +17,5 @@ pub fn run(a: MergeArgs) -> Result<()> {
         },
     };
     let (_plan, report) = merge(&a.archives, &opts, &target, &wopts, a.write.out.dry_run)?;
-    print_report(&a.write.out, &report)
+    print_report(&a.write.out, &target, &report)
 }

@@ -2,9 +2,11 @@
 //! result. The output helpers they share live here.
 
 pub mod apply;
+pub mod completions;
 pub mod delta;
 pub mod filter;
 pub mod ls;
+pub mod man;
 pub mod merge;
 pub mod split;
 pub mod verify;
@@ -17,6 +19,7 @@ use std::io::Write;
 #[derive(Debug, Clone, Copy)]
 pub enum Stream {
     Stdout,
+    Stderr,
 }
 
 /// Print `s` on `to`. A closed pipe (`ocislim ls x | head`) is not an error.
@@ -25,6 +28,10 @@ pub fn print(to: Stream, s: &str) -> Result<()> {
         Stream::Stdout => {
             let mut o = std::io::stdout().lock();
             ("stdout", o.write_all(s.as_bytes()).and_then(|_| o.flush()))
+        }
+        Stream::Stderr => {
+            let mut o = std::io::stderr().lock();
+            ("stderr", o.write_all(s.as_bytes()).and_then(|_| o.flush()))
         }
     };
     match written {
@@ -35,7 +42,7 @@ pub fn print(to: Stream, s: &str) -> Result<()> {
 
 /// Print `value` as pretty JSON, one document ending in a newline.
 pub fn print_json(to: Stream, value: &impl Serialize) -> Result<()> {
-    let mut s = serde_json::to_string_pretty(value)?;
+    let mut s = serde_json::to_string_pretty(value).map_err(|e| Error::Serialize(e.to_string()))?;
     s.push('\n');
     print(to, &s)
 }

@@ -90,8 +90,20 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
     }
     check_renames(g, opts, &sel)?;
     if sel.kept_images.is_empty() {
+        let skipped: Vec<&str> = sel
+            .images
+            .iter()
+            .flat_map(|i| i.skipped_missing.iter().map(String::as_str))
+            .collect();
+        let why = match skipped.is_empty() {
+            true => String::new(),
+            false => format!(
+                ": selected but skipped for missing content (--skip-missing): {}",
+                skipped.join(", ")
+            ),
+        };
         return Err(Error::NoMatch(format!(
-            "nothing would be left; the archive has: {}",
+            "nothing would be left{why}; the archive has: {}",
             g.platform_names().join(", ")
         )));
     }

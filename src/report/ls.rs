@@ -1,7 +1,8 @@
 //! `ocislim ls`: the images and platforms of an archive as a tree (like `docker image ls
-//! --tree`), a table, or the stable JSON document of SPEC §6.
+//! --tree`), a table, or the stable JSON document described in `docs/json.md`.
 
 use super::size::human;
+use crate::error::{Error, Result};
 use crate::graph::{Graph, Image, PlatformManifest, Status};
 use crate::platform::Matcher;
 use serde_json::{json, Value};
@@ -27,6 +28,25 @@ impl LsOptions {
     }
 }
 
+/// Like `filter`: a `--platform` selector that matches no platform of the archive is exit 3,
+/// naming the platforms it has.
+pub fn check_selectors(g: &Graph, opts: &LsOptions) -> Result<()> {
+    for m in &opts.filter {
+        let hit = g
+            .images
+            .iter()
+            .flat_map(|i| &i.platforms)
+            .any(|p| p.platform.as_ref().is_some_and(|pl| m.matches(pl)));
+        if !hit {
+            return Err(Error::NoMatch(format!(
+                "--platform {m} matched no platform; the archive has: {}",
+                g.platform_names().join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Present => "present",
@@ -35,7 +55,7 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
-/// The JSON document of SPEC §6.
+/// The JSON document of `docs/json.md`.
 pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
     let images: Vec<Value> = g
         .images
@@ -60,6 +80,7 @@ pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
                 .collect();
             json!({
                 "name": img.name,
+                "tags": img.tags,
                 "digest": img.root.digest.to_string(),
                 "mediaType": img.root.media_type,
                 "platforms": platforms,
@@ -70,11 +91,7 @@ pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
         "archive": {
             "format": g.format.name(),
             "compression": g.archive.compression.name(),
-            "blobs": if g.format == crate::graph::Format::DockerLegacy {
-                g.archive.members().values().filter(|m| m.kind == crate::source::MemberKind::File).count()
-            } else {
-                g.blobs.len()
-            },
+            "blobs": g.distinct_blobs().len(),
             "size": g.archive.size(),
         },
         "images": images,
@@ -144,6 +161,17 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
                 size,
                 String::new(),
             ]);
+            // The image's other names, one a line under the first.
+            for tag in img.tags.iter().skip(1) {
+                rows.push([
+                    tag.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
         }
         for (i, p) in shown.iter().enumerate() {
             let first = if tree {
@@ -218,8 +246,9 @@ fn render(header: &[&str; 6], rows: &[[String; 6]]) -> String {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
             let pad = widths[i] - c.chars().count();
-            if i == 3 || i == 4 {
-                // numbers right-aligned, like docker
+            if i == 3 {
+                // counts right-aligned; sizes left-aligned, so that a wide `present / total`
+                // starts under SIZE and stays clear of EXTRA
                 let _ = write!(l, "{}{}   ", " ".repeat(pad), c);
             } else {
                 let _ = write!(l, "{}{}   ", c, " ".repeat(pad));

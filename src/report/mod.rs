@@ -1,5 +1,5 @@
-//! What the user reads: `ls` as a tree, a table or JSON (SPEC §6), the `verify` and `filter`
-//! reports, Docker-style human sizes, and escaping what comes from the archive.
+//! What the user reads: `ls` as a tree, a table or JSON (`docs/json.md`), the `verify` and
+//! `filter` reports, Docker-style human sizes, and escaping what comes from the archive.
 
 pub mod filter;
 pub mod ls;

@@ -69,7 +69,7 @@ impl AtomicFile {
                     .suffix(SUFFIX)
                     .permissions(mode)
                     .tempfile_in(&dir)
-                    .map_err(derr)?,
+                    .map_err(|e| derr(without_temp_name(e)))?,
             ),
         };
         let file = match &inner {
@@ -133,7 +133,7 @@ fn persist_by_copy(f: &File, dir: &Path, target: &Path) -> Result<()> {
         .prefix(PREFIX)
         .suffix(SUFFIX)
         .tempfile_in(dir)
-        .map_err(derr)?;
+        .map_err(|e| derr(without_temp_name(e)))?;
     let mut from = f;
     from.seek(std::io::SeekFrom::Start(0)).map_err(derr)?;
     std::io::copy(&mut from, named.as_file_mut()).map_err(derr)?;
@@ -143,6 +143,17 @@ fn persist_by_copy(f: &File, dir: &Path, target: &Path) -> Result<()> {
         .persist(target)
         .map(drop)
         .map_err(|e| Error::io(target.display().to_string(), e.error))
+}
+
+/// tempfile's errors name the temporary file (`... at path "OUT_DIR/.ocislim-Z6iPpc.tmp"`), a
+/// name the user never chose and that does not exist: keep the OS error alone.
+fn without_temp_name(e: std::io::Error) -> std::io::Error {
+    // The wrapper is private to tempfile: only its text tells where the OS error ends.
+    let text = e.get_ref().map(|inner| inner.to_string());
+    match text.as_deref().and_then(|t| t.split_once(" at path ")) {
+        Some((os, _)) => std::io::Error::new(e.kind(), os.to_string()),
+        None => e,
+    }
 }
 
 /// An unnamed file in `dir` (`O_TMPFILE`), or `None` where that is not possible (another OS, a
