@@ -128,6 +128,8 @@ pub enum OutFormat {
     Auto,
     Oci,
     Docker,
+    /// An OCI image layout directory (as `-o DIR/`).
+    OciDir,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -197,7 +199,8 @@ pub struct WriteArgs {
     /// Keep or drop attestations and referrers.
     #[arg(long, value_enum, default_value_t = Attestations::Keep)]
     pub attestations: Attestations,
-    /// Output layout: the input's, OCI only, or OCI plus Docker's manifest.json.
+    /// Output layout: the input's, OCI only, OCI plus Docker's manifest.json, or an OCI layout
+    /// directory (as `-o DIR/`).
     #[arg(long, value_enum, default_value_t = OutFormat::Auto)]
     pub format: OutFormat,
     /// The platform manifest.json points at (what `docker load` loads).

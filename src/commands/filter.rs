@@ -19,7 +19,10 @@ pub fn run(a: FilterArgs) -> Result<()> {
 
 /// The selection, target and write options that `a` asks for.
 pub fn write_options(a: &WriteArgs) -> Result<(FilterOptions, Target, WriteOptions)> {
-    let (target, wopts) = output_options(&a.out)?;
+    let (mut target, wopts) = output_options(&a.out)?;
+    if a.format == cli::OutFormat::OciDir {
+        target = Target::Dir(a.out.output.trim_end_matches('/').into());
+    }
     let opts = FilterOptions {
         include: PlatformList::flatten(&a.platform),
         exclude: PlatformList::flatten(&a.exclude),
@@ -28,7 +31,7 @@ pub fn write_options(a: &WriteArgs) -> Result<(FilterOptions, Target, WriteOptio
         drop_attestations: a.attestations == cli::Attestations::Drop,
         format: match a.format {
             cli::OutFormat::Auto => OutputFormat::Auto,
-            cli::OutFormat::Oci => OutputFormat::Oci,
+            cli::OutFormat::Oci | cli::OutFormat::OciDir => OutputFormat::Oci,
             cli::OutFormat::Docker => OutputFormat::Docker,
         },
         docker_platform: a.docker_platform.clone(),
@@ -55,7 +58,7 @@ pub fn output_options(a: &OutputArgs) -> Result<(Target, WriteOptions)> {
 pub fn print_report(a: &OutputArgs, target: &Target, report: &FilterReport) -> Result<()> {
     let report_to = match target {
         Target::Stdout => Stream::Stderr,
-        Target::File(_) | Target::Stream(_) => Stream::Stdout,
+        Target::File(_) | Target::Stream(_) | Target::Dir(_) => Stream::Stdout,
     };
     if a.json {
         print_json(report_to, report)?;

@@ -79,6 +79,7 @@ pub fn write_plan(
             .join(" "),
         output: match target {
             Target::File(p) | Target::Stream(p) => p.display().to_string(),
+            Target::Dir(p) => format!("{}/", p.display()),
             Target::Stdout => "-".into(),
         },
         format: p.format.name(),

@@ -6,6 +6,7 @@
 pub mod atomic;
 pub mod compress;
 pub mod copy;
+pub mod dir;
 pub mod parallel;
 pub mod tar_writer;
 pub mod target;

@@ -1,7 +1,8 @@
 //! Where `-o OUT` sends the archive: `-` (or `/dev/stdout`) is standard output, which must be
 //! open; a path that names a character device, FIFO or socket (`/dev/null`, `>(cmd)`) is
 //! written to as a stream and never replaced; anything else is a file replaced atomically, after
-//! following symlinks (see [`super::atomic`]).
+//! following symlinks (see [`super::atomic`]); a path ending in `/` is an OCI layout directory
+//! (see [`super::dir`]).
 
 use super::write::Target;
 use crate::error::{Error, Result};
@@ -19,6 +20,9 @@ const MAX_LINKS: usize = 40;
 pub fn choose(out: &str) -> Result<Target> {
     if out == "-" {
         return stdout();
+    }
+    if out.ends_with('/') {
+        return Ok(Target::Dir(PathBuf::from(out.trim_end_matches('/'))));
     }
     let path = Path::new(out);
     let Ok(meta) = std::fs::metadata(path) else {

@@ -25,6 +25,8 @@ pub enum Target {
     Stdout,
     /// A character device, FIFO or socket: written as a stream, like standard output.
     Stream(PathBuf),
+    /// An OCI image layout directory (see [`super::dir`]).
+    Dir(PathBuf),
 }
 
 /// How to write.
@@ -218,6 +220,14 @@ pub fn write(
     let pieces = layout(plan)?;
     let pb = progress_bar(total_len(&pieces), opts.progress);
     let result = match target {
+        Target::Dir(dir) => {
+            if opts.compression != OutCompression::None {
+                return Err(Error::Usage(
+                    "a layout directory is not compressed: leave out --compress and --level".into(),
+                ));
+            }
+            super::dir::write_dir(inputs, plan, dir, opts.verify)
+        }
         Target::Stdout | Target::Stream(_) => {
             let (out, name): (Box<dyn Write>, String) = match target {
                 Target::Stream(p) => (
