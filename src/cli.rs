@@ -112,9 +112,15 @@ pub struct LsArgs {
     /// Show only platforms matching this (repeatable, comma-separated).
     #[arg(long = "platform", value_name = "P", value_parser = platform_list)]
     pub platform: Vec<PlatformList>,
+    /// Show only images whose name matches (globs `*` `?`, `<none>`; repeatable, comma lists).
+    #[arg(long = "image", value_name = "PAT", value_delimiter = ',')]
+    pub image: Vec<String>,
     /// Print full digests.
     #[arg(long)]
     pub no_trunc: bool,
+    /// Add each platform's unpacked size (its layers decompressed, on every core).
+    #[arg(long)]
+    pub unpacked: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

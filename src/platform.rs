@@ -1,4 +1,4 @@
-//! Platforms (SPEC §3): the OCI `platform` object, parsing of user selectors such as
+//! Platforms (docs/formats.md, "Platforms"): the OCI `platform` object, parsing of user selectors such as
 //! `linux/arm64/v8` or `windows(10.0.17763)/amd64`, normalisation, and the strict matcher
 //! that decides which platforms of an archive a selector selects.
 //!

@@ -53,13 +53,9 @@ pub fn full_name(tag: &str) -> String {
     }
 }
 
-/// The full reference two names are compared by: `alpine` and `alpine:latest` and
-/// `docker.io/library/alpine:latest` are one name. A bare tag (`1.0`, how some tools name a
-/// root) stays as it is.
+/// The full reference two names are compared by, normalised as Docker normalises them:
+/// `alpine` and `alpine:latest` and `docker.io/library/alpine:latest` are one name.
 pub fn canonical(name: &str) -> String {
-    if repo_tag(name).is_none() {
-        return name.to_string();
-    }
     let (base, digest) = match name.split_once('@') {
         Some((b, d)) => (b, Some(d)),
         None => (name, None),
@@ -232,7 +228,7 @@ mod tests {
     #[test]
     fn canonical_names_compare_familiar_and_full_forms() {
         assert_eq!(canonical("alpine:3.20"), "docker.io/library/alpine:3.20");
-        assert_eq!(canonical("alpine"), "alpine"); // no repository and no tag: kept as written
+        assert_eq!(canonical("alpine"), "docker.io/library/alpine:latest");
         assert_eq!(
             canonical("library/alpine:latest"),
             "docker.io/library/alpine:latest"
@@ -243,7 +239,7 @@ mod tests {
         );
         assert_eq!(canonical("example.com/demo:1.0"), "example.com/demo:1.0");
         assert_eq!(canonical("localhost:5000/x"), "localhost:5000/x:latest");
-        assert_eq!(canonical("1.0"), "1.0");
+        assert_eq!(canonical("1.0"), "docker.io/library/1.0:latest");
         assert_eq!(tag_of("example.com/demo:1.0"), "1.0");
         assert_eq!(tag_of("localhost:5000/x"), "latest");
     }

@@ -180,7 +180,7 @@ const GOLDEN: &[(&str, &str, i32, &str)] = &[
         "docker-legacy.tar",
         "--platform linux/amd64 --format docker --docker-platform linux/amd64",
         0,
-        "5f744f3136fc507145aec43db53741e4e2ac69bfdd5282286e8d87b05b4cb345",
+        "8e4ef7f8a1e92cc84fcebc0bcfe850f6375d308175ba57ee0ee5ec9ca44cd976",
     ),
     (
         "docker-list.tar",

@@ -1,4 +1,4 @@
-//! Hostile input (SPEC §1 exit codes, §7 "Hostile input"; issue 5): every archive below is built
+//! Hostile input (exit codes in README.md, docs/formats.md "Integrity"): every archive below is built
 //! inside its test, run through the real binary, and must end in a clear one-line
 //! `ocislim: error: ...` naming the member or digest with exit 1 — or, where the input is
 //! harmless, be ignored with exit 0 (documented per test). Never a panic (101), a hang, a read
@@ -1363,7 +1363,7 @@ fn duplicate_members() {
 }
 
 /// Unknown media types are opaque: listed as `unknown`, verified, and kept by `filter` (also
-/// when filtering by platform: a platform that cannot be known is kept, SPEC §4.3).
+/// when filtering by platform: a platform that cannot be known is kept, docs/formats.md "Filtering").
 #[test]
 fn unknown_media_types_are_kept_as_opaque_blobs() {
     let img = Image::new();

@@ -502,3 +502,76 @@ fn compressed_input_is_streamed_not_spooled_for_ls_and_verify() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("digest mismatch"));
 }
+
+/// `ls --unpacked`: each platform's layers decompressed and counted, checked against an
+/// independent reading (tar + flate2 + zstd) of the same archive.
+#[test]
+fn unpacked_sizes_are_the_layers_decompressed() {
+    use std::io::Read;
+    for fixture in ["oci-index.tar", "ctr-full.tar", "docker-list.tar"] {
+        let files = read_tar(std::path::Path::new(&testdata(fixture)));
+        let blob = |d: &str| &files[&format!("blobs/sha256/{}", &d["sha256:".len()..])];
+        let out = bin()
+            .args(["ls", &testdata(fixture), "--format", "json", "--unpacked"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        for p in j["images"][0]["platforms"].as_array().unwrap() {
+            let m: Value = serde_json::from_slice(blob(p["digest"].as_str().unwrap())).unwrap();
+            let want: u64 = m["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    let b = blob(l["digest"].as_str().unwrap());
+                    let mut v = Vec::new();
+                    let n = match b[..4] {
+                        [0x1f, 0x8b, _, _] => flate2::read::MultiGzDecoder::new(&b[..])
+                            .read_to_end(&mut v)
+                            .unwrap(),
+                        [0x28, 0xb5, 0x2f, 0xfd] => zstd::stream::read::Decoder::new(&b[..])
+                            .unwrap()
+                            .read_to_end(&mut v)
+                            .unwrap(),
+                        _ => b.len(),
+                    };
+                    n as u64
+                })
+                .sum();
+            assert_eq!(p["size"]["unpacked"], want, "{fixture} {}", p["platform"]);
+        }
+    }
+    let out = bin()
+        .args(["ls", &testdata("oci-index.tar"), "--unpacked"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("UNPACKED"));
+}
+
+/// `ls --image` shows only the matching images; a pattern that matches none is exit 3.
+#[test]
+fn ls_image_shows_only_matching_images() {
+    let out = bin()
+        .args([
+            "ls",
+            &testdata("docker-legacy.tar"),
+            "--format",
+            "json",
+            "--image",
+            "*arm64",
+        ])
+        .output()
+        .unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(image_names(&j), ["example.com/demo:1.0-arm64"]);
+    let out = bin()
+        .args(["ls", &testdata("docker-legacy.tar"), "--image", "nothing*"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+}

@@ -224,6 +224,7 @@ pub fn legacy_to_oci_plan(
     let mut members = BTreeMap::new();
     let mut roots = Vec::new();
     let mut entries = Vec::new();
+    let mut repositories = Repositories::new(g);
     for &ii in &sel.kept_images {
         let l = &g.legacy[ii];
         let Some(c) = to_oci(l)? else {
@@ -245,6 +246,9 @@ pub fn legacy_to_oci_plan(
         roots.extend(tags.iter().map(|t| c.descriptor(name_annotations(t))));
         if let Some(r) = sel.images.get_mut(ii) {
             r.new_digest = Some(c.digest.to_string());
+        }
+        for (old, new) in l.entry.repo_tags.iter().zip(&tags) {
+            repositories.keep(old, new);
         }
         entries.push(DockerEntry {
             config: c.blobs[0].0.blob_path(),
@@ -268,10 +272,10 @@ pub fn legacy_to_oci_plan(
                 serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?,
             ),
         );
-        if let Some(r) = &g.repositories {
+        if g.repositories.is_some() {
             members.insert(
                 "repositories".into(),
-                Content::Bytes(serialize(r, "repositories")?),
+                Content::Bytes(serialize(&repositories.out, "repositories")?),
             );
         }
     }

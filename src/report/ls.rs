@@ -2,10 +2,13 @@
 //! --tree`), a table, or the stable JSON document described in `docs/json.md`.
 
 use super::size::human;
+use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Image, PlatformManifest, Status};
 use crate::platform::Matcher;
+use crate::reference::{ImagePattern, UNNAMED};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 /// Options for `ls`.
@@ -13,10 +16,27 @@ use std::fmt::Write;
 pub struct LsOptions {
     /// Only platforms matching one of these are shown.
     pub filter: Vec<Matcher>,
+    /// Only images matching one of these are shown (`--image`).
+    pub images: Vec<ImagePattern>,
     pub no_trunc: bool,
+    /// Each platform's unpacked size, when asked for (`--unpacked`; see
+    /// [`super::unpacked::unpacked_sizes`]).
+    pub unpacked: Option<HashMap<Digest, Option<u64>>>,
 }
 
 impl LsOptions {
+    fn shows_image(&self, img: &Image) -> bool {
+        self.images.is_empty() || self.images.iter().any(|p| p.matches(img.name.as_deref()))
+    }
+
+    /// The unpacked size cell of platform `p` (`-` when a layer is missing).
+    fn unpacked(&self, p: &PlatformManifest) -> String {
+        match self.unpacked.as_ref().and_then(|u| u.get(&p.desc.digest)) {
+            Some(Some(n)) => human(*n),
+            _ => "-".into(),
+        }
+    }
+
     fn shows(&self, p: &PlatformManifest) -> bool {
         if self.filter.is_empty() {
             return true;
@@ -31,6 +51,20 @@ impl LsOptions {
 /// Like `filter`: a `--platform` selector that matches no platform of the archive is exit 3,
 /// naming the platforms it has.
 pub fn check_selectors(g: &Graph, opts: &LsOptions) -> Result<()> {
+    for p in &opts.images {
+        if !g.images.iter().any(|i| p.matches(i.name.as_deref())) {
+            let names: Vec<&str> = g
+                .images
+                .iter()
+                .map(|i| i.name.as_deref().unwrap_or(UNNAMED))
+                .collect();
+            return Err(Error::NoMatch(format!(
+                "--image {} matched no image; the archive has: {}",
+                p.as_str(),
+                names.join(", ")
+            )));
+        }
+    }
     for m in &opts.filter {
         let hit = g
             .images
@@ -60,17 +94,22 @@ pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
     let images: Vec<Value> = g
         .images
         .iter()
+        .filter(|img| opts.shows_image(img))
         .map(|img| {
             let platforms: Vec<Value> = img
                 .platforms
                 .iter()
                 .filter(|p| opts.shows(p))
                 .map(|p| {
+                    let mut size = json!({"present": p.size_present, "total": p.size_total});
+                    if let Some(u) = &opts.unpacked {
+                        size["unpacked"] = json!(u.get(&p.desc.digest).copied().flatten());
+                    }
                     json!({
                         "platform": p.platform_string(),
                         "digest": p.desc.digest.to_string(),
                         "status": p.status,
-                        "size": {"present": p.size_present, "total": p.size_total},
+                        "size": size,
                         "attestations": p.attestations.iter().map(|a| json!({
                             "digest": a.desc.digest.to_string(),
                             "status": a.status,
@@ -137,9 +176,17 @@ fn extra(p: &PlatformManifest) -> String {
 }
 
 /// Rows of (name column, digest, status, platforms, size, extra) for both text formats.
-fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
-    let mut rows = Vec::new();
-    for img in &g.images {
+fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    // The UNPACKED column, when asked for: a cell for a platform row, empty for others.
+    let with_unpacked = |r: [String; 6], cell: String| {
+        let mut v = r.to_vec();
+        if opts.unpacked.is_some() {
+            v.push(cell);
+        }
+        v
+    };
+    for img in g.images.iter().filter(|img| opts.shows_image(img)) {
         let shown: Vec<&PlatformManifest> =
             img.platforms.iter().filter(|p| opts.shows(p)).collect();
         if shown.is_empty() && !opts.filter.is_empty() {
@@ -153,24 +200,26 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
             format!("{} / {}", human(img.size_present), human(img.size_total))
         };
         if tree {
-            rows.push([
+            let r = [
                 name.clone(),
                 short(&img.root.digest, opts.no_trunc),
                 String::new(),
                 format!("{present}/{total}"),
                 size,
                 String::new(),
-            ]);
+            ];
+            rows.push(with_unpacked(r, String::new()));
             // The image's other names, one a line under the first.
             for tag in img.tags.iter().skip(1) {
-                rows.push([
+                let r = [
                     tag.clone(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ]);
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                    "".into(),
+                ];
+                rows.push(with_unpacked(r, String::new()));
             }
         }
         for (i, p) in shown.iter().enumerate() {
@@ -199,10 +248,10 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
             if !tree {
                 r[3] = name.clone();
             }
-            rows.push(r);
+            rows.push(with_unpacked(r, opts.unpacked(p)));
         }
         if tree {
-            rows.push(Default::default());
+            rows.push(with_unpacked(Default::default(), String::new()));
         }
     }
     if tree && rows.last().is_some_and(|r| r[0].is_empty()) {
@@ -210,19 +259,38 @@ fn rows(g: &Graph, opts: &LsOptions, tree: bool) -> Vec<[String; 6]> {
     }
     // Names, platforms and annotations come from the archive: never raw to the terminal.
     rows.into_iter()
-        .map(|r| r.map(|c| super::safe::escape(&c).into_owned()))
+        .map(|r| {
+            r.iter()
+                .map(|c| super::safe::escape(c).into_owned())
+                .collect()
+        })
         .collect()
+}
+
+/// The column headers, with UNPACKED when asked for.
+fn header<'a>(opts: &LsOptions, columns: [&'a str; 6]) -> Vec<&'a str> {
+    let mut h = columns.to_vec();
+    if opts.unpacked.is_some() {
+        h.push("UNPACKED");
+    }
+    h
 }
 
 /// Render the tree view.
 pub fn to_tree(g: &Graph, opts: &LsOptions) -> String {
-    let header = ["IMAGE", "DIGEST", "STATUS", "PLATFORMS", "SIZE", "EXTRA"];
+    let header = header(
+        opts,
+        ["IMAGE", "DIGEST", "STATUS", "PLATFORMS", "SIZE", "EXTRA"],
+    );
     render(&header, &rows(g, opts, true))
 }
 
 /// Render the table view: one row per platform manifest.
 pub fn to_table(g: &Graph, opts: &LsOptions) -> String {
-    let header = ["PLATFORM", "DIGEST", "STATUS", "IMAGE", "SIZE", "EXTRA"];
+    let header = header(
+        opts,
+        ["PLATFORM", "DIGEST", "STATUS", "IMAGE", "SIZE", "EXTRA"],
+    );
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::NOTHING);
     table.set_header(header);
@@ -234,8 +302,8 @@ pub fn to_table(g: &Graph, opts: &LsOptions) -> String {
     s
 }
 
-fn render(header: &[&str; 6], rows: &[[String; 6]]) -> String {
-    let mut widths = header.map(|h| h.chars().count());
+fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -257,7 +325,7 @@ fn render(header: &[&str; 6], rows: &[[String; 6]]) -> String {
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(&header.map(|h| h));
+    line(header);
     for r in rows {
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
         line(&cells);

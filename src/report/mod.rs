@@ -5,3 +5,4 @@ pub mod filter;
 pub mod ls;
 pub mod safe;
 pub mod size;
+pub mod unpacked;

@@ -43,7 +43,7 @@ pub struct Member {
 }
 
 /// Where a regular file's bytes are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
     /// The (normalised) member name that holds the bytes, after following links.
     pub member: String,
