@@ -941,6 +941,7 @@ done
 readme_table() {
 	local n count=0 bad=0
 	while read -r n; do
+		[ "$n" != readme/compatibility-table ] || continue # this check
 		count=$((count + 1))
 		if [ -n "$GENS_SKIPPED" ] && ! grep -qxF "$n" "$LOGS/ran"; then
 			echo "$n did not run ($GENS_SKIPPED skipped)"
