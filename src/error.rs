@@ -50,6 +50,9 @@ pub enum Error {
     /// `verify` found the archive shallow but otherwise sound.
     #[error("{0}")]
     Shallow(String),
+    /// A mapped input shrank while it was read (SIGBUS, see `signals`).
+    #[error("the input changed while being read (it shrank while mapped)")]
+    InputChanged,
     /// `verify` found problems; each has been printed already.
     #[error("{0}")]
     Invalid(String),

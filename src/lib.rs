@@ -16,6 +16,7 @@ pub use error::{Error, Result};
 pub use graph::Graph;
 pub mod report;
 pub mod select;
+pub mod signals;
 pub mod sink;
 #[doc(hidden)]
 pub mod testgen;

@@ -22,6 +22,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Err(e) = ocislim::signals::install() {
+        eprintln!("ocislim: error: cannot take signals: {e}");
+        return ExitCode::from(1);
+    }
     if let Some(bytes) = cli.max_spool {
         ocislim::source::compress::set_max_spool(bytes);
     }
@@ -30,7 +34,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => commands::verify(a),
         Command::Filter(a) => commands::filter(a),
     };
-    match result {
+    match ocislim::signals::checked(result) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = writeln!(
