@@ -896,3 +896,39 @@ fn an_input_that_shrinks_while_mapped_is_an_error_not_a_crash() {
     }
     assert_eq!(std::fs::read(&out).unwrap(), b"previous OUT");
 }
+
+// ------------------------------------------------------------------------------------------
+// 10. Linear time
+
+/// A legacy image of 50,000 layers: `verify` hashes each once, with no search per layer (it
+/// took 5.8 s in release builds, quadratic, before). A guard against quadratic blow-ups, not a
+/// benchmark: done well within 30 s.
+#[test]
+fn verify_is_linear_in_legacy_layers() {
+    let n = 50_000;
+    let layers: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("layer {i}\n").into_bytes())
+        .collect();
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
+    let config = to_vec(&json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}}));
+    let config_path = format!("{}.json", &sha256(&config)[7..]);
+    let paths: Vec<String> = diff_ids
+        .iter()
+        .map(|d| format!("{}/layer.tar", &d[7..]))
+        .collect();
+    let manifest = to_vec(&json!([{"Config": config_path, "RepoTags": ["x:1"], "Layers": paths}]));
+    let mut files = vec![
+        ("manifest.json".to_string(), manifest),
+        (config_path, config),
+    ];
+    files.extend(paths.into_iter().zip(layers));
+    let d = tempfile::tempdir().unwrap();
+    let input = write(d.path(), "many.tar", &tar_of(&files));
+    let started = std::time::Instant::now();
+    let r = run(&["verify", &input]);
+    ok(&r);
+    assert!(text(&r.stdout).contains(&format!("ok: {} blobs", n + 1)));
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
