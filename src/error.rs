@@ -54,6 +54,9 @@ pub enum Error {
     /// `merge`: two inputs give one image name different manifests for one platform.
     #[error("{0}")]
     Conflict(String),
+    /// A mapped input shrank while it was read (SIGBUS, see `signals`).
+    #[error("the input changed while being read (it shrank while mapped)")]
+    InputChanged,
     /// `verify` found problems; each has been printed already.
     #[error("{0}")]
     Invalid(String),

@@ -671,10 +671,9 @@ fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
         let config_size = l.config.as_ref().map_or(0, |c| c.size);
         let id = l.id.clone().unwrap_or_else(|| {
             // An absent config: name the image by its config file's name when it is a digest.
-            let stem = l.entry.config.trim_end_matches(".json");
-            let hex = stem.rsplit('/').next().unwrap_or(stem);
-            Digest::parse(&format!("sha256:{hex}"))
-                .unwrap_or_else(|_| Digest::sha256_of(stem.as_bytes()))
+            legacy::named_id(&l.entry.config).unwrap_or_else(|| {
+                Digest::sha256_of(l.entry.config.trim_end_matches(".json").as_bytes())
+            })
         });
         let desc = Descriptor {
             media_type: "application/vnd.docker.container.image.v1+json".into(),

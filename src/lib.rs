@@ -16,6 +16,7 @@ pub mod plan;
 pub mod platform;
 pub mod reference;
 pub mod report;
+pub mod signals;
 pub mod sink;
 pub mod source;
 #[doc(hidden)]

@@ -27,6 +27,10 @@ fn main() -> std::process::ExitCode {
             return code.into();
         }
     };
+    if let Err(e) = ocislim::signals::install() {
+        eprintln!("ocislim: error: cannot take signals: {e}");
+        return ExitCode::Failure.into();
+    }
     if let Some(bytes) = cli.max_spool {
         ocislim::source::compress::set_max_spool(bytes);
     }
@@ -41,7 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Completions(a) => commands::completions::run(a),
         Command::Man(a) => commands::man::run(a),
     };
-    match result {
+    match ocislim::signals::checked(result) {
         Ok(()) => ExitCode::Success.into(),
         Err(e) => {
             let _ = writeln!(

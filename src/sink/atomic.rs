@@ -9,6 +9,7 @@
 //! is used, removed on every failure but a SIGKILL.
 
 use crate::error::{Error, Result};
+use crate::signals::{self, Registered};
 use std::fs::File;
 use std::io::Seek;
 use std::os::unix::fs::PermissionsExt;
@@ -24,7 +25,8 @@ pub struct AtomicFile {
 enum Inner {
     /// An `O_TMPFILE` file: no name until committed.
     Anonymous(File),
-    Named(tempfile::NamedTempFile),
+    /// A named temporary file, removed on a signal too.
+    Named(tempfile::NamedTempFile, Registered),
 }
 
 /// The permission bits a replaced file passes on (not setuid, setgid or sticky).
@@ -63,18 +65,22 @@ impl AtomicFile {
             .flatten()
         {
             Some(f) => Inner::Anonymous(f),
-            None => Inner::Named(
-                tempfile::Builder::new()
-                    .prefix(PREFIX)
-                    .suffix(SUFFIX)
-                    .permissions(mode)
-                    .tempfile_in(&dir)
-                    .map_err(|e| derr(without_temp_name(e)))?,
-            ),
+            None => {
+                let make = || {
+                    tempfile::Builder::new()
+                        .prefix(PREFIX)
+                        .suffix(SUFFIX)
+                        .permissions(mode)
+                        .tempfile_in(&dir)
+                };
+                let (t, reg) = signals::create(make, |t| t.path().to_path_buf())
+                    .map_err(|e| derr(without_temp_name(e)))?;
+                Inner::Named(t, reg)
+            }
         };
         let file = match &inner {
             Inner::Anonymous(f) => f,
-            Inner::Named(t) => t.as_file(),
+            Inner::Named(t, _) => t.as_file(),
         };
         if let Some(p) = replaced {
             // An existing file's mode is taken as it is, not filtered by the umask.
@@ -90,7 +96,7 @@ impl AtomicFile {
     pub fn file(&mut self) -> &mut File {
         match &mut self.inner {
             Inner::Anonymous(f) => f,
-            Inner::Named(t) => t.as_file_mut(),
+            Inner::Named(t, _) => t.as_file_mut(),
         }
     }
 
@@ -98,12 +104,16 @@ impl AtomicFile {
     /// (it cost as much as the copy itself in the benchmarks): run `sync` if the output must
     /// survive a power loss.
     pub fn commit(self) -> Result<()> {
+        if signals::input_changed() {
+            return Err(Error::InputChanged);
+        }
         let name = self.target.display().to_string();
         match self.inner {
-            Inner::Named(t) => t
-                .persist(&self.target)
-                .map(drop)
-                .map_err(|e| Error::io(&name, e.error)),
+            Inner::Named(t, registered) => {
+                let persisted = t.persist(&self.target);
+                drop(registered); // renamed (or removed): nothing left to remove on a signal
+                persisted.map(drop).map_err(|e| Error::io(&name, e.error))
+            }
             Inner::Anonymous(f) => {
                 // A name for the moment between the link and the rename (removed if the
                 // rename fails).
@@ -112,7 +122,14 @@ impl AtomicFile {
                     b.prefix(PREFIX).suffix(SUFFIX);
                     b
                 };
-                match builder.make_in(&self.dir, |path| link_anonymous(&f, path)) {
+                let mut registered = None;
+                let linked = builder.make_in(&self.dir, |path| {
+                    let link = || link_anonymous(&f, path);
+                    signals::create(link, |_| path.to_path_buf()).map(|(_, r)| {
+                        registered = Some(r);
+                    })
+                });
+                match linked {
                     Ok(linked) => linked
                         .persist(&self.target)
                         .map_err(|e| Error::io(&name, e.error)),
@@ -129,10 +146,13 @@ impl AtomicFile {
 /// `target`: the way out when `f` cannot be linked.
 fn persist_by_copy(f: &File, dir: &Path, target: &Path) -> Result<()> {
     let derr = |e| Error::io(dir.display().to_string(), e);
-    let mut named = tempfile::Builder::new()
-        .prefix(PREFIX)
-        .suffix(SUFFIX)
-        .tempfile_in(dir)
+    let make = || {
+        tempfile::Builder::new()
+            .prefix(PREFIX)
+            .suffix(SUFFIX)
+            .tempfile_in(dir)
+    };
+    let (mut named, _registered) = signals::create(make, |t| t.path().to_path_buf())
         .map_err(|e| derr(without_temp_name(e)))?;
     let mut from = f;
     from.seek(std::io::SeekFrom::Start(0)).map_err(derr)?;

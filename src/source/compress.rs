@@ -145,16 +145,14 @@ fn skip_zeros<R: BufRead>(input: &mut R) -> io::Result<()> {
 }
 
 /// Decompress (if needed) `input` into a temporary file, in one pass.
-pub fn spool<R: Read + Send + 'static>(
-    input: R,
-    name: &str,
-) -> Result<(tempfile::NamedTempFile, Compression)> {
+pub fn spool<R: Read + Send + 'static>(input: R, name: &str) -> Result<(Spool, Compression)> {
     let mut input = Prefetch::new(input);
     let compression = peek(&mut input).map_err(|e| Error::io(name, e))?;
-    let spool = tempfile::NamedTempFile::new().map_err(|e| Error::io("$TMPDIR", e))?;
+    let spool = crate::signals::create(tempfile::NamedTempFile::new, |t| t.path().to_path_buf())
+        .map_err(|e| Error::io("$TMPDIR", e))?;
     let read = input.read_count();
     let copied = decoder(input, compression)
-        .and_then(|d| pipelined(d, spool.as_file(), || read.load(Ordering::Relaxed)));
+        .and_then(|d| pipelined(d, spool.0.as_file(), || read.load(Ordering::Relaxed)));
     copied.map_err(
         |e| match e.get_ref().and_then(|x| x.downcast_ref::<SpoolError>()) {
             Some(SpoolError::Write(_)) => Error::io("$TMPDIR", e),
@@ -174,6 +172,9 @@ pub fn spool<R: Read + Send + 'static>(
     )?;
     Ok((spool, compression))
 }
+
+/// The spool file in `$TMPDIR` (removed when dropped), registered for removal on a signal.
+pub type Spool = (tempfile::NamedTempFile, crate::signals::Registered);
 
 /// Why the spool stopped, told apart from the decoder's errors.
 #[derive(Debug)]

@@ -92,7 +92,7 @@ pub struct Archive {
     backing: Backing,
     members: BTreeMap<String, Member>,
     /// Keeps a decompression spool alive as long as the archive.
-    _spool: Option<tempfile::NamedTempFile>,
+    _spool: Option<compress::Spool>,
     /// The tar file mapped into memory, made on first use (see [`Archive::map`]).
     map: std::sync::OnceLock<Option<memmap2::Mmap>>,
 }
@@ -225,12 +225,8 @@ impl Archive {
         }
     }
 
-    fn from_spool(
-        name: &str,
-        spool: tempfile::NamedTempFile,
-        compression: Compression,
-    ) -> Result<Archive> {
-        let file = spool.reopen().map_err(|e| Error::io(name, e))?;
+    fn from_spool(name: &str, spool: compress::Spool, compression: Compression) -> Result<Archive> {
+        let file = spool.0.reopen().map_err(|e| Error::io(name, e))?;
         let members = tar_scan::scan(&file, name)?;
         Ok(Archive {
             name: name.to_string(),
@@ -543,6 +539,9 @@ impl Chunks<'_> {
                 rest,
                 last,
             } => {
+                if crate::signals::input_changed() {
+                    return Err(Error::InputChanged);
+                }
                 archive.release(last);
                 let n = rest.len().min(8 << 20);
                 let (now, later) = rest.split_at(n);

@@ -133,12 +133,15 @@ fn check_extension(block: &[u8]) -> io::Result<()> {
         || t.is_pax_global_extensions()
         || t.is_gnu_longname()
         || t.is_gnu_longlink();
+    if !extension {
+        return Ok(());
+    }
     let sum = block[..148]
         .iter()
         .chain(&block[156..])
         .fold(8 * 32u32, |a, b| a + u32::from(*b));
-    match (extension, h.cksum(), h.entry_size()) {
-        (true, Ok(c), Ok(size)) if c == sum && size > MAX_EXTENSION => {
+    match (h.cksum(), h.entry_size()) {
+        (Ok(c), Ok(size)) if c == sum && size > MAX_EXTENSION => {
             Err(io::Error::other(ExtensionTooBig(format!(
                 "extension header (type {}) of {size} bytes, over the {MAX_EXTENSION}-byte limit",
                 char::from(t.as_byte())
