@@ -1,21 +1,17 @@
 //! Writing a plan as an OCI image layout *directory* (`-o DIR/`), for crane, oras, regctl and
 //! skopeo `oci:`: every member a file, built in a temporary directory beside DIR and renamed
 //! into place at the end. An existing empty DIR is replaced; a non-empty one is refused before
-//! anything is written. Each blob is read into a buffer that is both hashed and written, so
-//! what lands on disk is exactly what was checked; blobs are written on every core.
+//! anything is written. Each blob is copied by [`super::copy::copy_checked`] (what lands on
+//! disk is exactly what was hashed); blobs are written on every core.
 
 use super::write::Written;
-use crate::digest::{Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::plan::{Content, Plan};
-use crate::source::{Archive, Loc};
+use crate::source::Archive;
 use rayon::prelude::*;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// Bytes read, hashed and written at a time.
-const BUF: usize = 1 << 20;
 
 /// Write `plan`, whose input ranges are in `inputs`, as the directory `dir`.
 pub fn write_dir(inputs: &[&Archive], plan: &Plan, dir: &Path, verify: bool) -> Result<Written> {
@@ -82,48 +78,7 @@ fn write_member(
                 .get(loc.input)
                 .ok_or_else(|| Error::format(&loc.member, "no such input"))?;
             let want = digest.as_ref().filter(|_| verify);
-            copy_checked(archive, loc, want, &mut f, name)
+            super::copy::copy_checked(archive, loc, want, &mut f, name)
         }
-    }
-}
-
-/// Copy the bytes at `loc` into `out` through one buffer, hashing exactly what is written, and
-/// check them against `want`.
-fn copy_checked(
-    archive: &Archive,
-    loc: &Loc,
-    want: Option<&Digest>,
-    out: &mut File,
-    name: &str,
-) -> Result<()> {
-    let mut r = archive.reader(loc)?;
-    let mut h = want.map(|d| Hasher::new(d.algorithm()));
-    let mut buf = vec![0u8; BUF];
-    let mut done = 0u64;
-    loop {
-        let n = match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(&loc.member, e)),
-        };
-        if let Some(h) = h.as_mut() {
-            h.update(&buf[..n]);
-        }
-        out.write_all(&buf[..n]).map_err(|e| Error::io(name, e))?;
-        done += n as u64;
-    }
-    if done != loc.size {
-        return Err(Error::format(
-            &loc.member,
-            format!(
-                "the input changed while being read: {done} bytes, expected {}",
-                loc.size
-            ),
-        ));
-    }
-    match (want, h) {
-        (Some(d), Some(h)) => crate::verify::compare(d, h.finish()),
-        _ => Ok(()),
     }
 }

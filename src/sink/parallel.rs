@@ -495,7 +495,7 @@ impl<'a> Ctx<'a> {
         {
             let mut hashed = lock(&w.hashed);
             while let Some(p) = hashed.pop() {
-                if try_claim(p) {
+                if !self.verified(p) && try_claim(p) {
                     return Some(p);
                 }
             }
@@ -505,7 +505,10 @@ impl<'a> Ctx<'a> {
         }
         let mut p = w.next_write.load(Ordering::Relaxed);
         while p < w.pieces.len() {
-            if w.flags[p].load(Ordering::Relaxed) & CLAIMED == 0 && try_claim(p) {
+            if w.flags[p].load(Ordering::Relaxed) & CLAIMED == 0
+                && !self.verified(p)
+                && try_claim(p)
+            {
                 w.next_write.fetch_max(p + 1, Ordering::Relaxed);
                 return Some(p);
             }
@@ -545,6 +548,32 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Whether piece `p` belongs to a blob whose digest is checked: such a piece is written only
+    /// by the thread that hashed it, from the very buffer it hashed (see [`Ctx::write_hashed`]).
+    fn verified(&self, p: usize) -> bool {
+        self.work.jobs[self.work.pieces[p].job].expect.is_some()
+    }
+
+    /// Write piece `p`, just hashed from `bytes`, from those same bytes: what is written is what
+    /// was hashed, whatever happens to the input meanwhile.
+    fn write_hashed(&self, p: usize, bytes: &[u8]) -> Result<()> {
+        let w = self.work;
+        w.flags[p].fetch_or(CLAIMED, Ordering::AcqRel);
+        let start = Instant::now();
+        let (_, at) = self.piece_at(w.pieces[p].job, w.pieces[p].off);
+        w.write_left.fetch_sub(at.len, Ordering::Relaxed);
+        {
+            let _turn = lock(&w.writing);
+            w.out
+                .write_all_at(bytes, at.out_off)
+                .map_err(|e| Error::io("output", e))?;
+        }
+        w.write_rate.add(start, at.len);
+        (self.progress)(at.len);
+        self.mark(p, WRITTEN);
+        Ok(())
+    }
+
     /// [`kernel_copy`], remembering a refusal so that nobody asks again.
     fn kernel_copy(&self, at: &Job<'_>) -> Result<bool> {
         let copied = kernel_copy(self.work.input, self.work.out, at)?;
@@ -567,6 +596,27 @@ impl<'a> Ctx<'a> {
             .input
             .read_exact_at(buf, at.in_off)
             .map_err(|e| Error::io(at.member, e))?;
+        Ok(buf)
+    }
+
+    /// The input bytes of `at` copied into `buf`, which nothing else can change: a shared
+    /// mapping shows any change another process makes to the file, so bytes hashed from it
+    /// and then written from it could differ.
+    fn private_bytes<'b>(&self, at: &Job<'_>, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+        match self.work.map {
+            Some(map) => {
+                let src = map_range(map, at.member, at.in_off, at.len)?;
+                buf.clear();
+                buf.extend_from_slice(src);
+            }
+            None => {
+                buf.resize(at.len as usize, 0);
+                self.work
+                    .input
+                    .read_exact_at(buf, at.in_off)
+                    .map_err(|e| Error::io(at.member, e))?;
+            }
+        }
         Ok(buf)
     }
 
@@ -680,7 +730,7 @@ impl<'a> Ctx<'a> {
                 }
                 let (p, at) = self.piece_at(j, a.pos);
                 Ok(Some(Next {
-                    bytes: self.bytes(&at, buf)?,
+                    bytes: self.private_bytes(&at, buf)?,
                     piece: Some((p, HASHED)),
                 }))
             }
@@ -772,6 +822,9 @@ impl<'a> Ctx<'a> {
                         self.advance(a, n);
                     }
                     if let Some((p, bit)) = next.piece {
+                        if bit == HASHED {
+                            self.write_hashed(p, next.bytes)?;
+                        }
                         self.mark(p, bit);
                         if w.flags[p].load(Ordering::Relaxed) & CLAIMED == 0 {
                             lock(&w.hashed).push(p);

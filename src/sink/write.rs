@@ -2,7 +2,7 @@
 //! to an atomic file or stdout, verifying every input blob's digest and hashing the output on
 //! the way, so the report can give the output's sha256 without reading it back. An uncompressed
 //! tar input written to an uncompressed file takes the parallel path ([`super::parallel`]);
-//! everything else is one ordered stream, verified on another thread.
+//! everything else is one ordered stream, each blob hashed from the buffer written ([`super::copy`]).
 
 use super::atomic::AtomicFile;
 use super::compress::{self, OutCompression};
@@ -185,6 +185,7 @@ fn stream(
     inputs: &[&Archive],
     pieces: &[Piece<'_>],
     out: &mut dyn Write,
+    verify: bool,
     pb: &indicatif::ProgressBar,
 ) -> Result<()> {
     let werr = |e: io::Error| Error::io("output", e);
@@ -192,15 +193,9 @@ fn stream(
         match p {
             Piece::Bytes(b) => out.write_all(b).map_err(werr)?,
             Piece::Borrowed(b) => out.write_all(b).map_err(werr)?,
-            Piece::Input(loc, _) => {
-                let archive = input_of(inputs, loc)?;
-                match archive.tar_file() {
-                    Some(f) => copy::copy_range_rw(f, loc.offset, loc.size, out).map_err(werr)?,
-                    None => {
-                        let mut r = archive.reader(loc)?;
-                        io::copy(&mut r, out).map_err(werr)?;
-                    }
-                }
+            Piece::Input(loc, digest) => {
+                let want = digest.filter(|_| verify);
+                copy::copy_checked(input_of(inputs, loc)?, loc, want, out, "output")?;
             }
         }
         if let Piece::Input(l, _) = p {
@@ -251,7 +246,7 @@ pub fn write(
             {
                 let mut c =
                     compress::wrap(&mut hw, opts.compression).map_err(|e| Error::io(&name, e))?;
-                stream(inputs, &pieces, &mut c, &pb).map_err(|e| relabel(e, &name))?;
+                stream(inputs, &pieces, &mut c, opts.verify, &pb).map_err(|e| relabel(e, &name))?;
                 c.finish().map_err(|e| Error::io(&name, e))?;
             }
             hw.flush().map_err(|e| Error::io(&name, e))?;
@@ -267,7 +262,7 @@ pub fn write(
                 single_tar(inputs, plan).filter(|_| opts.compression == OutCompression::None);
             let written = match direct {
                 Some(archive) => write_direct(archive, &pieces, af.file(), opts, &pb),
-                None => write_streamed(inputs, plan, &pieces, af.file(), opts, &pb),
+                None => write_streamed(inputs, &pieces, af.file(), opts, &pb),
             }
             .map_err(|e| relabel(e, &name))?;
             af.commit()?;
@@ -345,38 +340,30 @@ fn write_direct(
     Ok(Written { bytes: off, sha256 })
 }
 
-/// Any other input or a compressed output: one ordered stream through user space, the blobs
-/// verified on another thread meanwhile.
+/// Any other input or a compressed output: one ordered stream through user space, each blob
+/// hashed from the buffer that is written ([`copy::copy_checked`]).
 fn write_streamed(
     inputs: &[&Archive],
-    plan: &Plan,
     pieces: &[Piece<'_>],
     out: &mut std::fs::File,
     opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
-    std::thread::scope(|s| -> Result<Written> {
-        let verifier = opts.verify.then(|| s.spawn(|| verify_plan(inputs, plan)));
-        let mut hw = Hashing {
-            inner: io::BufWriter::with_capacity(1 << 20, out),
-            hasher: Hasher::new(Algorithm::Sha256),
-            count: 0,
-        };
-        let werr = |e: io::Error| Error::io("output", e);
-        {
-            let mut c = compress::wrap(&mut hw, opts.compression).map_err(werr)?;
-            stream(inputs, pieces, &mut c, pb)?;
-            c.finish().map_err(werr)?;
-        }
-        hw.flush().map_err(werr)?;
-        if let Some(v) = verifier {
-            v.join()
-                .map_err(|_| Error::format("output", "verify thread failed"))??;
-        }
-        Ok(Written {
-            bytes: hw.count,
-            sha256: opts.digest_output.then(|| hw.hasher.finish()),
-        })
+    let mut hw = Hashing {
+        inner: io::BufWriter::with_capacity(1 << 20, out),
+        hasher: Hasher::new(Algorithm::Sha256),
+        count: 0,
+    };
+    let werr = |e: io::Error| Error::io("output", e);
+    {
+        let mut c = compress::wrap(&mut hw, opts.compression).map_err(werr)?;
+        stream(inputs, pieces, &mut c, opts.verify, pb)?;
+        c.finish().map_err(werr)?;
+    }
+    hw.flush().map_err(werr)?;
+    Ok(Written {
+        bytes: hw.count,
+        sha256: opts.digest_output.then(|| hw.hasher.finish()),
     })
 }
 
