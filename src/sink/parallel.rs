@@ -537,15 +537,26 @@ impl<'a> Ctx<'a> {
         };
         if !copied {
             let bytes = self.bytes(&at, buf)?;
-            let _turn = turn.unwrap_or_else(|| lock(&w.writing));
-            w.out
-                .write_all_at(bytes, at.out_off)
-                .map_err(|e| Error::io("output", e))?;
+            self.put(bytes, at.out_off, turn)?;
         }
-        w.write_rate.add(start, piece.len);
-        (self.progress)(piece.len);
-        self.mark(p, WRITTEN);
+        self.written(p, piece.len, start);
         Ok(())
+    }
+
+    /// Write `bytes` at `off` of the output, in this thread's `turn` or waiting for it.
+    fn put(&self, bytes: &[u8], off: u64, turn: Option<MutexGuard<'_, ()>>) -> Result<()> {
+        let _turn = turn.unwrap_or_else(|| lock(&self.work.writing));
+        self.work
+            .out
+            .write_all_at(bytes, off)
+            .map_err(|e| Error::io("output", e))
+    }
+
+    /// Piece `p`, `len` bytes whose writing began at `start`, is written.
+    fn written(&self, p: usize, len: u64, start: Instant) {
+        self.work.write_rate.add(start, len);
+        (self.progress)(len);
+        self.mark(p, WRITTEN);
     }
 
     /// Whether piece `p` belongs to a blob whose digest is checked: such a piece is written only
@@ -562,15 +573,8 @@ impl<'a> Ctx<'a> {
         let start = Instant::now();
         let (_, at) = self.piece_at(w.pieces[p].job, w.pieces[p].off);
         w.write_left.fetch_sub(at.len, Ordering::Relaxed);
-        {
-            let _turn = lock(&w.writing);
-            w.out
-                .write_all_at(bytes, at.out_off)
-                .map_err(|e| Error::io("output", e))?;
-        }
-        w.write_rate.add(start, at.len);
-        (self.progress)(at.len);
-        self.mark(p, WRITTEN);
+        self.put(bytes, at.out_off, None)?;
+        self.written(p, at.len, start);
         Ok(())
     }
 
