@@ -591,6 +591,11 @@ inputs_bookworm() {
 	sko copy -q --override-os linux --override-arch arm --override-variant v7 \
 		"oci-archive:$IN/oci-index.tar" "docker-archive:$IN/skopeo-docker-archive.tar:$R/demo:1.0-arm"
 	SKOPEO_CFG=$(docker_config_digest "$IN/skopeo-docker-archive.tar")
+
+	# Per-architecture single-image OCI archives, as a per-arch CI job's `skopeo copy` (or
+	# buildah push) writes them, for merge.
+	sko copy -q --override-os linux --override-arch amd64 "oci-archive:$IN/oci-index.tar" "oci-archive:$IN/oci-amd64.tar:$DEMO"
+	sko copy -q --override-os linux --override-arch s390x "oci-archive:$IN/oci-index.tar" "oci-archive:$IN/oci-s390x.tar:$DEMO"
 }
 
 # inputs_trixie: Docker 26's own `docker save` (containerd image store: a Docker 25+ OCI archive,
@@ -645,7 +650,7 @@ probe_clients() {
 # (gen_up). In it, `once NAME ...` for a check of ocislim alone (first pass only: make outputs
 # with `once GROUP/filter filt OUT IN ARGS...`), `check NAME ...` for one that feeds a client (every
 # pass, on the same outputs). A new group: write checks_NAME and add it to CHECK_GROUPS.
-CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_ctr17_shallow checks_legacy checks_skopeo_archive checks_docker26_saves)
+CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_ctr17_shallow checks_legacy checks_skopeo_archive checks_docker26_saves checks_merge checks_delta checks_tag)
 
 # ---- 1. buildah OCI index (4 platforms)
 checks_oci_index() {
@@ -915,6 +920,83 @@ ctr_imports_all() {
 	ctr_import_file "$1" -n "$ns" images import --all-platforms --no-unpack
 	ctr_ -n "$ns" images ls
 	expect_eq "images (ctr images ls vs ocislim ls)" "$(ctr_ -n "$ns" images ls | awk 'NR > 1 {print $1 " " $3}' | sort)" "$(ocs_names_digests "$1")"
+}
+
+# ---- merge: per-architecture archives that skopeo, Docker 20.10 and ctr wrote, into one
+checks_merge() {
+	once merge-oci/merge run ocislim merge "$IN/oci-amd64.tar" "$IN/oci-s390x.tar" -o "$OUT/merge-oci.tar"
+	O=$OUT/merge-oci.tar
+	once merge-oci/verify expect_rc 0 ocislim verify "$O"
+	check merge-oci/ctr-import ctr_imports "$O" "$DEMO" linux/amd64 linux/s390x
+	check merge-oci/skopeo-copy-umoci skopeo_copy "$O" 1.0 same
+	# the new index is named as Docker 25+ names a root: the full name for containerd, the tag
+	# alone in org.opencontainers.image.ref.name (what umoci lists)
+	once merge-oci/umoci-extracted umoci_extracted "$O" 1.0
+
+	# two legacy `docker save`s (skopeo docker-archive, one platform each) under one name, with
+	# Docker's manifest.json pointing at arm64
+	once merge-legacy/merge run ocislim merge "$WORK/amd64.tar" "$WORK/arm64.tar" -o "$OUT/merge-legacy.tar" \
+		--name "$R/app:1" --docker-platform linux/arm64
+	O=$OUT/merge-legacy.tar
+	once merge-legacy/verify expect_rc 0 ocislim verify "$O"
+	check merge-legacy/docker-load docker_loads "$O" arm64 "$R/app:1"
+	check merge-legacy/ctr-import ctr_imports "$O" "$R/app:1" linux/amd64 linux/arm64/v8
+	# skopeo's oci: transport rewrites the converted manifests: compare platforms
+	check merge-legacy/skopeo-copy-umoci skopeo_copy "$O" 1 converted
+
+	# a shallow `ctr export --platform` completed by the full archive
+	once merge-shallow/merge run ocislim merge "$IN/ctr-shallow.tar" "$IN/oci-index.tar" -o "$OUT/merge-shallow.tar.gz"
+	O=$OUT/merge-shallow.tar.gz
+	once merge-shallow/verify expect_rc 0 ocislim verify "$O"
+	check "merge-shallow/ctr-import$(via ctr "$O")" ctr_imports "$O" "$DEMO" "${OCI_PLATS[@]}"
+	check merge-shallow/skopeo-copy-umoci skopeo_copy "$O" 1.0 same
+}
+
+# ---- delta and apply: the 4-platform archive against a base holding two of its platforms
+checks_delta() {
+	once delta/delta run ocislim delta "$IN/oci-index.tar" --base "$OUT/oci-2p.tar" -o "$OUT/delta.tar"
+	once delta/verify-shallow expect_rc 5 ocislim verify "$OUT/delta.tar"
+	once delta/verify-with-base expect_rc 0 ocislim verify "$OUT/delta.tar" --base "$OUT/oci-2p.tar"
+	once delta/apply-is-filter apply_is_filter
+	check delta/ctr-import-onto-base ctr_delta_onto_base
+}
+# apply_is_filter: apply of the delta writes exactly what filter writes.
+apply_is_filter() {
+	run ocislim apply "$OUT/delta.tar" --base "$OUT/oci-2p.tar" -o "$OUT/applied.tar"
+	run ocislim filter "$IN/oci-index.tar" -o "$OUT/filtered.tar"
+	run cmp "$OUT/applied.tar" "$OUT/filtered.tar"
+}
+# ctr_delta_onto_base: a containerd that imported the base takes the delta as it is (the base's
+# blobs come from its content store): `ctr images check` finds the image complete for the host's
+# platform; in an empty namespace the same import leaves it incomplete. (--no-unpack: ctr then
+# never looks for layers itself, so `images check` is what looks.)
+ctr_delta_onto_base() {
+	local ns
+	ns=$(ctr_ns)
+	ctr_import_file "$OUT/oci-2p.tar" -n "$ns" images import --all-platforms --no-unpack
+	ctr_import_file "$OUT/delta.tar" -n "$ns" images import --all-platforms --no-unpack
+	run ctr_ -n "$ns" images check | tee "$TMPDIR/check.$NCHECK"
+	awk -v r="$DEMO" '$1 == r' "$TMPDIR/check.$NCHECK" | grep -q ' complete (' || {
+		echo "ctr images check: $DEMO not complete where the base was imported"
+		return 1
+	}
+	ctr_import_file "$OUT/delta.tar" -n "$ns-empty" images import --all-platforms --no-unpack
+	run ctr_ -n "$ns-empty" images check | tee "$TMPDIR/check-empty.$NCHECK"
+	if awk -v r="$DEMO" '$1 == r' "$TMPDIR/check-empty.$NCHECK" | grep -q ' complete ('; then
+		echo "ctr images check: $DEMO complete in an empty namespace: the delta is not a delta"
+		return 1
+	fi
+}
+
+# ---- --tag: renamed images are loaded under their new names
+checks_tag() {
+	once tag-legacy/filter filt tag-legacy.tar "$IN/docker-legacy.tar" --tag "$R/demo:1.0-amd64=$R/renamed:amd" --platform linux/amd64
+	check tag-legacy/docker-load docker_loads "$OUT/tag-legacy.tar" amd64 "$R/renamed:amd" "$R/other:latest"
+	once tag-oci/filter filt tag-oci.tar "$IN/oci-index.tar" --tag "example.com/=registry.local:5000/" \
+		--format docker --platform linux/amd64,linux/arm64
+	O=$OUT/tag-oci.tar
+	check tag-oci/ctr-import ctr_imports "$O" registry.local:5000/interop/demo:1.0 linux/amd64 linux/arm64/v8
+	check tag-oci/docker-load docker_loads "$O" amd64 registry.local:5000/interop/demo:1.0
 }
 
 # ================================================================= the run

@@ -306,3 +306,27 @@ fn hundreds_of_inputs() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(platform_digests(out.to_str().unwrap()).len(), 3);
 }
+
+#[test]
+fn image_picks_the_inputs_images_before_name_unites_them() {
+    let dir = tmp();
+    let out = out_path(&dir, "app.tar");
+    let inputs = [testdata("docker-legacy.tar"), testdata("docker-list.tar")];
+    let refs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let (code, err) = merge(
+        &refs,
+        &out,
+        &["--name", "example.com/app:1", "--image", "*arm64,*dlist*"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let ls = ls_json(out.to_str().unwrap());
+    assert_eq!(image_names(&ls), ["example.com/app:1"]);
+    let plats: Vec<String> = platforms(&ls)[0].iter().map(|(p, _)| p.clone()).collect();
+    assert_eq!(plats, ["linux/arm64/v8", "linux/amd64", "linux/s390x"]);
+    let (code, err) = merge(&refs, &out, &["--image", "nothing*"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("example.com/dlist:2"),
+        "lists the names: {err}"
+    );
+}

@@ -17,7 +17,7 @@ use crate::layout::docs::{
 };
 use crate::plan::{convert, serialize, Content, FilterOptions, Plan};
 use crate::platform::Platform;
-use crate::reference::{canonical, tag_of};
+use crate::reference::{canonical, tag_of, ImagePattern, UNNAMED};
 use crate::report::filter::{FilterReport, Origin};
 use crate::sink::write::{Target, WriteOptions};
 use serde_json::{json, Value};
@@ -55,6 +55,8 @@ pub struct Union {
 /// An image root of some input.
 struct Root {
     input: usize,
+    /// The name as the input wrote it.
+    name: Option<String>,
     /// The name compared ([`canonical`]); `None` for an unnamed root.
     key: Option<String>,
     /// The root descriptor's JSON as the input wrote it (or as a conversion made it).
@@ -71,7 +73,15 @@ enum Item {
 
 /// The union of `graphs`'s contents (see the module doc).
 pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
-    let mut b = Builder::default();
+    let mut b = Builder {
+        patterns: opts
+            .select
+            .images
+            .iter()
+            .map(|p| ImagePattern::new(p))
+            .collect(),
+        ..Builder::default()
+    };
     for (i, g) in graphs.iter().enumerate() {
         b.add_contents(i, g);
         if g.format == Format::DockerLegacy {
@@ -80,6 +90,7 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
             b.add_oci(i, g)?;
         }
     }
+    b.check_patterns()?;
     let values = b.root_values(&graphs, opts)?;
     let reuse = graphs.first().filter(|g0| {
         g0.format != Format::DockerLegacy
@@ -134,7 +145,12 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
 
 /// Decide what `merge` writes: the union, filtered.
 pub fn plan(u: &Union, opts: &MergeOptions) -> Result<Plan> {
-    let mut p = super::filter::plan(&u.graph, &opts.select)?;
+    // `--image` picked the inputs' images before they were united (and renamed by `--name`).
+    let select = FilterOptions {
+        images: Vec::new(),
+        ..opts.select.clone()
+    };
+    let mut p = super::filter::plan(&u.graph, &select)?;
     let mut notes = u.notes.clone();
     notes.append(&mut p.notes);
     p.notes = notes;
@@ -151,6 +167,10 @@ struct Builder {
     items: Vec<Item>,
     origin: HashMap<Digest, usize>,
     notes: Vec<String>,
+    /// `--image` patterns: applied to the inputs' images before they are united.
+    patterns: Vec<ImagePattern>,
+    /// Every image name of every input, for the message when a pattern matches none.
+    names: Vec<String>,
 }
 
 impl Builder {
@@ -180,6 +200,7 @@ impl Builder {
             }
             self.push_root(Root {
                 input: i,
+                name: desc.image_name(),
                 key: desc.image_name().map(|n| canonical(&n)),
                 value: value.clone(),
                 digest: desc.digest.clone(),
@@ -230,6 +251,7 @@ impl Builder {
                 let ann = t.map_or(Value::Null, |t| convert::name_annotations(t));
                 self.push_root(Root {
                     input: i,
+                    name: t.cloned(),
                     key: t.map(|t| canonical(t)),
                     value: converted.descriptor(ann),
                     digest: converted.digest.clone(),
@@ -239,9 +261,37 @@ impl Builder {
         Ok(())
     }
 
+    /// Add root `r`, unless `--image` leaves it out.
     fn push_root(&mut self, r: Root) {
-        self.items.push(Item::Image(self.roots.len()));
-        self.roots.push(r);
+        let name = r.name.clone().unwrap_or_else(|| UNNAMED.into());
+        let picked =
+            self.patterns.is_empty() || self.patterns.iter().any(|p| p.matches(r.name.as_deref()));
+        if !self.names.contains(&name) {
+            self.names.push(name);
+        }
+        if picked {
+            self.items.push(Item::Image(self.roots.len()));
+            self.roots.push(r);
+        }
+    }
+
+    /// Each `--image` pattern must have matched some image of some input (exit 3 listing the
+    /// names).
+    fn check_patterns(&self) -> Result<()> {
+        for p in &self.patterns {
+            if !self
+                .names
+                .iter()
+                .any(|n| p.matches(Some(n)) || p.as_str() == n)
+            {
+                return Err(Error::NoMatch(format!(
+                    "--image {} matched no image; the inputs have: {}",
+                    p.as_str(),
+                    self.names.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The descriptors `index.json` lists: one per image name (a kept root, or a new index
