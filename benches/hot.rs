@@ -207,6 +207,7 @@ fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
             .iter()
             .enumerate()
             .map(|(i, (o, d))| Job {
+                input: &input,
                 member: "blob",
                 in_off: *o,
                 out_off: 1536 + (i * (BLOB + 512)) as u64,
@@ -225,8 +226,7 @@ fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
             b.iter(|| {
                 let out = tempfile::tempfile_in(dir).expect("output");
                 let m = verify.then_some(&map[..]);
-                copy_all(&input, m, &out, &[], jobs(verify), false, &|_| {}, &|_| {})
-                    .expect("copy");
+                copy_all(m, &out, &[], jobs(verify), false, &|_| {}, &|_| {}).expect("copy");
                 black_box(out)
             })
         });

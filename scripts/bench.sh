@@ -336,6 +336,42 @@ python3 "$TOOLS/peakmem.py" "$OCISLIM" ls "$GZ" >"$RES/mem-gz.txt"
 python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$GZ" -o "$WORK/out.tar" --platform "$KEEP2" -q >"$RES/mem-gzfilter.txt"
 rm -f "$WORK/out.tar"
 
+# --- (h) the verbs that read or write several archives -----------------------------------------
+# merge of the eight one-platform archives (against cat of the merged output), split into eight
+# (against cat of the eight outputs), delta of the two kept platforms against a base holding one
+# of them and the shared layer (against filter of the same selection), apply of that delta
+# (against cat of its output).
+PARTS=$IN/parts-$BIGL-$KEY
+if [ ! -d "$PARTS" ]; then
+    log "splitting $(basename "$BIG") into one archive per platform"
+    mkdir -p "$PARTS.part" && "$OCISLIM" split "$BIG" -o "$PARTS.part/{platform}.tar" -q && mv "$PARTS.part" "$PARTS"
+fi
+BASE=$PARTS/linux-amd64.tar
+MERGED=$WORK/merged.tar SPLIT=$WORK/split DELTA=$WORK/delta.tar APPLIED=$WORK/applied.tar
+"$OCISLIM" merge "$PARTS"/*.tar -o "$MERGED" -q
+mkdir -p "$SPLIT.ref" && "$OCISLIM" split "$BIG" -o "$SPLIT.ref/{platform}.tar" -q
+"$OCISLIM" delta "$BIG" --base "$BASE" --platform "$KEEP2" -o "$DELTA.ref" -q
+"$OCISLIM" apply "$DELTA.ref" --base "$BASE" -o "$APPLIED.ref" -q
+log "merge, split, delta, apply"
+hf verbs --runs "$RUNS" --warmup "$WARMUP" \
+    --prepare "rm -rf $WORK/copy; sync; cat $PARTS/*.tar $MERGED > /dev/null" \
+    --prepare "rm -rf $WORK/copy; sync; cat $MERGED > /dev/null" \
+    --prepare "rm -rf $SPLIT; mkdir $SPLIT; sync; cat $BIG $SPLIT.ref/*.tar > /dev/null" \
+    --prepare "rm -rf $WORK/copy; mkdir $WORK/copy; sync; cat $SPLIT.ref/*.tar > /dev/null" \
+    --prepare "rm -f $DELTA; sync; cat $BIG $BASE > /dev/null" \
+    --prepare "rm -rf $WORK/copy; sync; cat $BIG > /dev/null" \
+    --prepare "rm -f $APPLIED; sync; cat $DELTA.ref $BASE > /dev/null" \
+    --prepare "rm -rf $WORK/copy; sync; cat $APPLIED.ref > /dev/null" \
+    -n "ocislim merge 8" "$OCISLIM merge $PARTS/*.tar -o $MERGED -q" \
+    -n "cat merged" "cat $MERGED > $WORK/copy" \
+    -n "ocislim split 8" "$OCISLIM split $BIG -o '$SPLIT/{platform}.tar' -q" \
+    -n "cat 8 parts" "for f in $SPLIT.ref/*.tar; do cat \$f > $WORK/copy/\$(basename \$f); done" \
+    -n "ocislim delta" "$OCISLIM delta $BIG --base $BASE --platform $KEEP2 -o $DELTA -q" \
+    -n "ocislim filter 2p (delta's)" "$OCISLIM filter $BIG --platform $KEEP2 -o $WORK/copy -q" \
+    -n "ocislim apply" "$OCISLIM apply $DELTA.ref --base $BASE -o $APPLIED -q" \
+    -n "cat applied" "cat $APPLIED.ref > $WORK/copy"
+rm -rf "$MERGED" "$SPLIT" "$SPLIT.ref" "$DELTA" "$DELTA.ref" "$APPLIED" "$APPLIED.ref" "$WORK/copy"
+
 # --- report -----------------------------------------------------------------------------------
 {
     echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
@@ -401,6 +437,11 @@ verdicts.append((f"ls {gib(sp_app)}", "≤ 50 ms", ls_s is not None and ls_s <= 
 row("gzip input (`ls`, streamed)", "ocislim ls .tar.gz", med(C, "ocislim ls .tar.gz"), "gzip -dc", med(C, "gzip -dc"), "≤ 1.2×", lambda r: r <= 1.2)
 row("zstd input (`ls`, streamed)", "ocislim ls .tar.zst", med(C, "ocislim ls .tar.zst"), "zstd -dc", med(C, "zstd -dc"), "≤ 1.2×", lambda r: r <= 1.2)
 row("gzip input against pigz (reference)", "ocislim ls .tar.gz", med(C, "ocislim ls .tar.gz"), "pigz -dc", med(C, "pigz -dc"))
+V = load("verbs")
+row("merge of the eight one-platform archives, verified", "ocislim merge", med(V, "ocislim merge 8"), "cat merged", med(V, "cat merged"), "≤ 1.3×", lambda r: r <= 1.3)
+row("split into eight, verified", "ocislim split", med(V, "ocislim split 8"), "cat 8 parts", med(V, "cat 8 parts"), "≤ 1.3×", lambda r: r <= 1.3)
+row("delta 8→2 against a base holding amd64 and the shared layer", "ocislim delta", med(V, "ocislim delta"), "ocislim filter", med(V, "ocislim filter 2p (delta's)"), "≤ 1.2×", lambda r: r <= 1.2)
+row("apply of that delta, verified", "ocislim apply", med(V, "ocislim apply"), "cat applied", med(V, "cat applied"), "≤ 1.3×", lambda r: r <= 1.3)
 
 mrows = []
 for l, sz in sizes:

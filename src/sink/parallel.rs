@@ -1,5 +1,6 @@
-//! The fast path of `filter`: copying the kept blobs of an uncompressed input file into an
-//! uncompressed output file, verifying their digests on the way, on every core.
+//! The fast path of every verb that writes a tar file: copying the kept blobs of uncompressed
+//! input files (one or several) into an uncompressed output file, verifying their digests on the
+//! way, on every core.
 //!
 //! The output's layout is known before a byte is written, so every blob is cut into 1 MiB
 //! pieces with known output offsets, and the work is of two kinds: writing pieces, in any order
@@ -45,8 +46,10 @@ const WRITTEN: u8 = 2;
 const HASHED: u8 = 4;
 const OUT_HASHED: u8 = 8;
 
-/// One blob to copy: `len` bytes at `in_off` of the input go to `out_off` of the output.
+/// One blob to copy: `len` bytes at `in_off` of `input` go to `out_off` of the output.
 pub struct Job<'a> {
+    /// The input file that holds it (jobs may come from several inputs).
+    pub input: &'a File,
     /// The member name, for errors.
     pub member: &'a str,
     pub in_off: u64,
@@ -62,14 +65,13 @@ pub struct Fixed<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Copy `jobs` from `input` to `out` and write `fixed`, verifying every job that has an
+/// Copy `jobs` (each from its input) to `out` and write `fixed`, verifying every job that has an
 /// expected digest, and return the sha256 of the whole output when `digest_output`. Bytes are
 /// taken from `map` (the input mapped) when given, and every mapped piece is passed to `release`
 /// once nothing more needs it. `progress` is called with each number of blob bytes written. On
 /// error the output holds garbage: the caller throws it away.
 #[allow(clippy::too_many_arguments)]
 pub fn copy_all(
-    input: &File,
     map: Option<&[u8]>,
     out: &File,
     fixed: &[Fixed<'_>],
@@ -102,7 +104,7 @@ pub fn copy_all(
                 .max(streams)
                 .max(1),
         );
-    let work = Work::new(input, map, out, fixed, &jobs, digest_output, threads, total);
+    let work = Work::new(map, out, fixed, &jobs, digest_output, threads, total);
     let ctx = Ctx {
         work: &work,
         progress,
@@ -181,7 +183,6 @@ enum Seg<'a> {
 
 /// The work shared by the threads.
 struct Work<'a> {
-    input: &'a File,
     out: &'a File,
     map: Option<&'a [u8]>,
     jobs: &'a [Job<'a>],
@@ -220,7 +221,6 @@ struct Work<'a> {
 impl<'a> Work<'a> {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        input: &'a File,
         map: Option<&'a [u8]>,
         out: &'a File,
         fixed: &'a [Fixed<'a>],
@@ -280,7 +280,6 @@ impl<'a> Work<'a> {
         }
         let write_left = jobs.iter().map(|j| j.len).sum();
         Work {
-            input,
             out,
             map,
             jobs,
@@ -580,7 +579,7 @@ impl<'a> Ctx<'a> {
 
     /// [`kernel_copy`], remembering a refusal so that nobody asks again.
     fn kernel_copy(&self, at: &Job<'_>) -> Result<bool> {
-        let copied = kernel_copy(self.work.input, self.work.out, at)?;
+        let copied = kernel_copy(at.input, self.work.out, at)?;
         if !copied {
             self.work.kernel_ok.store(false, Ordering::Relaxed);
         }
@@ -596,8 +595,7 @@ impl<'a> Ctx<'a> {
             return map_range(map, at.member, at.in_off, at.len);
         }
         buf.resize(at.len as usize, 0);
-        self.work
-            .input
+        at.input
             .read_exact_at(buf, at.in_off)
             .map_err(|e| Error::io(at.member, e))?;
         Ok(buf)
@@ -610,8 +608,7 @@ impl<'a> Ctx<'a> {
     /// time it took hashing and writing straight from the map.)
     fn private_bytes<'b>(&self, at: &Job<'_>, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
         buf.resize(at.len as usize, 0);
-        self.work
-            .input
+        at.input
             .read_exact_at(buf, at.in_off)
             .map_err(|e| Error::io(at.member, e))?;
         Ok(buf)
@@ -705,6 +702,7 @@ impl<'a> Ctx<'a> {
         let job = &self.work.jobs[j];
         let p = self.work.first_piece[j] + (pos / CHUNK) as usize;
         let at = Job {
+            input: job.input,
             member: job.member,
             in_off: job.in_off + pos,
             out_off: job.out_off + pos,
@@ -1025,6 +1023,7 @@ mod tests {
             .iter()
             .zip(&digests)
             .map(|(b, d)| Job {
+                input: c.input.as_file(),
                 member: "blob",
                 in_off: b.0,
                 out_off: b.1,
@@ -1048,7 +1047,6 @@ mod tests {
         let base = m.as_deref().map_or(0, |m| m.as_ptr() as usize);
         let released = std::sync::Mutex::new(vec![false; c.data.len()]);
         let digest = copy_all(
-            c.input.as_file(),
             m.as_deref(),
             &out,
             &fixed,
@@ -1130,6 +1128,7 @@ mod tests {
         let want = expected(&c);
         assert!(run(&c, false, false, None).unwrap() == want);
         let job = Job {
+            input: c.input.as_file(),
             member: "m",
             in_off: c.blobs[5].0,
             out_off: c.blobs[5].1,
@@ -1193,23 +1192,15 @@ mod tests {
         for (expect, map) in [(Some(&d), true), (Some(&d), false), (None, false)] {
             let m = map.then(|| map_file(c.input.as_file()));
             let job = Job {
+                input: c.input.as_file(),
                 member: "blobs/sha256/x",
                 in_off: len - 10,
                 out_off: 0,
                 len: 2 * CHUNK,
                 expect,
             };
-            let e = copy_all(
-                c.input.as_file(),
-                m.as_deref(),
-                &out,
-                &[],
-                vec![job],
-                true,
-                &|_| {},
-                &|_| {},
-            )
-            .unwrap_err();
+            let e =
+                copy_all(m.as_deref(), &out, &[], vec![job], true, &|_| {}, &|_| {}).unwrap_err();
             assert!(e.to_string().contains("blobs/sha256/x"), "{e}");
         }
     }

@@ -125,16 +125,20 @@ fn input_of<'a>(inputs: &[&'a Archive], loc: &Loc) -> Result<&'a Archive> {
         .ok_or_else(|| Error::format(&loc.member, "no such input"))
 }
 
-/// The one tar file every input range of the plan comes from, if there is one: the parallel
-/// copy reads from a single file.
-fn single_tar<'a>(inputs: &[&'a Archive], plan: &Plan) -> Option<&'a Archive> {
+/// Whether the parallel copy can write `plan`: every input it reads from is a tar file.
+fn all_tar(inputs: &[&Archive], plan: &Plan) -> bool {
+    plan.inputs()
+        .iter()
+        .all(|&i| inputs.get(i).is_some_and(|a| a.tar_file().is_some()))
+}
+
+/// The one input the plan reads from, if there is only one: its memory map serves the copy.
+fn single_input<'a>(inputs: &[&'a Archive], plan: &Plan) -> Option<&'a Archive> {
     let used = plan.inputs();
-    match (used.len(), used.first()) {
-        (0, _) => inputs.first().copied(),
-        (1, Some(&i)) => inputs.get(i).copied(),
+    match used.len() {
+        1 => used.first().and_then(|&i| inputs.get(i).copied()),
         _ => None,
     }
-    .filter(|a| a.tar_file().is_some())
 }
 
 /// A writer that hashes what passes through and counts it.
@@ -258,11 +262,17 @@ pub fn write(
         Target::File(path) => {
             let name = path.display().to_string();
             let mut af = AtomicFile::create(path)?;
-            let direct =
-                single_tar(inputs, plan).filter(|_| opts.compression == OutCompression::None);
+            let direct = opts.compression == OutCompression::None && all_tar(inputs, plan);
             let written = match direct {
-                Some(archive) => write_direct(archive, &pieces, af.file(), opts, &pb),
-                None => write_streamed(inputs, &pieces, af.file(), opts, &pb),
+                true => write_direct(
+                    inputs,
+                    single_input(inputs, plan),
+                    &pieces,
+                    af.file(),
+                    opts,
+                    &pb,
+                ),
+                false => write_streamed(inputs, &pieces, af.file(), opts, &pb),
             }
             .map_err(|e| relabel(e, &name))?;
             af.commit()?;
@@ -273,11 +283,13 @@ pub fn write(
     result
 }
 
-/// Uncompressed tar input to an uncompressed file: every piece goes to its precomputed offset,
+/// Uncompressed tar inputs to an uncompressed file: every piece goes to its precomputed offset,
 /// blobs copied (and verified) by [`parallel::copy_all`] on every core, which also hashes the
 /// output as it lays it out (from the input ranges, not reading the output back) when asked.
+/// `mapped` is the input to take unverified bytes from by memory map, when there is just one.
 fn write_direct(
-    archive: &Archive,
+    inputs: &[&Archive],
+    mapped: Option<&Archive>,
     pieces: &[Piece<'_>],
     out: &mut std::fs::File,
     opts: &WriteOptions,
@@ -293,7 +305,11 @@ fn write_direct(
             Piece::Borrowed(b) => b,
             Piece::Input(loc, digest) => {
                 fixed.extend(run.take());
+                let Some(input) = inputs.get(loc.input).and_then(|a| a.tar_file()) else {
+                    return Err(Error::format(&loc.member, "its input is not a tar file"));
+                };
                 jobs.push(parallel::Job {
+                    input,
                     member: &loc.member,
                     in_off: loc.offset,
                     out_off: off,
@@ -319,23 +335,21 @@ fn write_direct(
         .collect();
     let out: &std::fs::File = out;
     // Bytes that are hashed are taken from the map (unverified ones are not read twice).
-    let map = if opts.verify || opts.digest_output {
-        archive.map()
-    } else {
-        None
-    };
-    let Some(input) = archive.tar_file() else {
-        return Err(Error::format(&archive.name, "not a tar file"));
-    };
+    let map = mapped
+        .filter(|_| opts.verify || opts.digest_output)
+        .and_then(Archive::map);
     let sha256 = parallel::copy_all(
-        input,
         map,
         out,
         &fixed,
         jobs,
         opts.digest_output,
         &|n| pb.inc(n),
-        &|b| archive.release(b),
+        &|b| {
+            if let Some(a) = mapped {
+                a.release(b)
+            }
+        },
     )?;
     Ok(Written { bytes: off, sha256 })
 }
