@@ -177,7 +177,9 @@ mod commands {
         };
         let g = Graph::open(&a.archive)?;
         let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.dry_run)?;
-        if a.json && a.output != "-" {
+        // `-o /dev/stdout` is standard output too: the report must not join the archive.
+        let to_stdout = matches!(target, ocislim::sink::write::Target::Stdout);
+        if a.json && !to_stdout {
             let mut s =
                 serde_json::to_string_pretty(&report).map_err(|e| Error::Usage(e.to_string()))?;
             s.push('\n');

@@ -1004,3 +1004,15 @@ fn any_single_byte_change_is_refused_or_harmless() {
         }
     }
 }
+
+/// `-o /dev/stdout` is standard output: streamed like `-o -`, and `--json` does not put the
+/// report into the archive.
+#[test]
+fn dev_stdout_is_standard_output() {
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let r = run(&["filter", &input, "-o", "/dev/stdout", "--json"]);
+    ok(&r);
+    let copy = write(d.path(), "copy.tar", &r.stdout);
+    ok(&run(&["verify", &copy]));
+}
