@@ -73,6 +73,13 @@ pub fn create<T, E>(
     Ok((made, Registered(id)))
 }
 
+/// Whether `path` is registered for removal on a signal.
+#[cfg(test)]
+pub(crate) fn is_registered(path: &std::path::Path) -> bool {
+    let temps = TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+    temps.values().any(|p| p == path)
+}
+
 /// Whether a mapped input was found shorter than when it was opened.
 pub fn input_changed() -> bool {
     INPUT_CHANGED.load(Ordering::SeqCst)
@@ -140,11 +147,10 @@ mod tests {
         let (a, b) = (d.path().join("a"), d.path().join("b"));
         let (_, ra) = create(|| std::fs::write(&a, b"a"), |_| a.clone()).unwrap();
         let (_, rb) = create(|| std::fs::write(&b, b"b"), |_| b.clone()).unwrap();
-        let registered = |p: &PathBuf| TEMPS.lock().unwrap().values().any(|x| x == p);
-        assert!(registered(&a) && registered(&b));
+        assert!(is_registered(&a) && is_registered(&b));
         drop(rb);
-        assert!(registered(&a) && !registered(&b));
+        assert!(is_registered(&a) && !is_registered(&b));
         drop(ra);
-        assert!(!registered(&a));
+        assert!(!is_registered(&a));
     }
 }
