@@ -836,7 +836,7 @@ fn signals_remove_the_spool_and_exit_128_plus_the_signal() {
 /// An input that shrinks while it is hashed from its memory map: `verify` and `filter` exit 1
 /// with "the input changed while being read" (not signal 7), and a previous OUT is untouched.
 /// The input is sparse (1 GiB that take no disk), so hashing it lasts long enough to shrink
-/// it meanwhile.
+/// it meanwhile, once it is seen mapped.
 #[test]
 fn an_input_that_shrinks_while_mapped_is_an_error_not_a_crash() {
     let d = tempfile::tempdir().unwrap();
@@ -884,7 +884,14 @@ fn an_input_that_shrinks_while_mapped_is_an_error_not_a_crash() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        // Once the input is mapped (and a little after: past the tar scan's own brief map),
+        // it is being hashed, which lasts far longer than this.
+        let maps = format!("/proc/{}/maps", child.id());
+        let name = input.to_str().unwrap().to_string();
+        wait_for("the input mapped", || {
+            std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(&name))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
         std::fs::OpenOptions::new()
             .write(true)
             .open(&input)
