@@ -12,7 +12,7 @@
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Temporary files to remove if a signal ends the process, by registration number.
@@ -20,6 +20,8 @@ static TEMPS: Mutex<BTreeMap<u64, PathBuf>> = Mutex::new(BTreeMap::new());
 static NEXT: AtomicU64 = AtomicU64::new(0);
 /// Set by the SIGBUS handler.
 static INPUT_CHANGED: AtomicBool = AtomicBool::new(false);
+/// The page size, read once at install (the handler calls nothing it need not).
+static PAGE: AtomicUsize = AtomicUsize::new(0);
 
 /// The exit code for a signal: 128 + its number, as shells report it.
 const fn exit_code(signal: i32) -> i32 {
@@ -73,6 +75,13 @@ pub fn create<T, E>(
     Ok((made, Registered(id)))
 }
 
+/// Whether `path` is registered for removal on a signal.
+#[cfg(test)]
+pub(crate) fn is_registered(path: &std::path::Path) -> bool {
+    let temps = TEMPS.lock().unwrap_or_else(|e| e.into_inner());
+    temps.values().any(|p| p == path)
+}
+
 /// Whether a mapped input was found shorter than when it was opened.
 pub fn input_changed() -> bool {
     INPUT_CHANGED.load(Ordering::SeqCst)
@@ -87,6 +96,9 @@ pub fn checked<T>(result: Result<T>) -> Result<T> {
 }
 
 fn install_sigbus() -> std::io::Result<()> {
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    PAGE.store(usize::try_from(page).unwrap_or(0), Ordering::Relaxed);
     // SAFETY: a zeroed sigaction with a handler of the SA_SIGINFO signature and an empty mask
     // is valid; installing it replaces only SIGBUS's disposition.
     unsafe {
@@ -101,15 +113,15 @@ fn install_sigbus() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The SIGBUS handler (async-signal-safe: one `mmap`, one atomic store, or back to the default
-/// action). A page of a file mapping past the file's end gives `BUS_ADRERR`: a private zero
-/// page is mapped in its place and the faulting read, retried, sees zeros.
+/// The SIGBUS handler (async-signal-safe: atomics, one `mmap`, or back to the default action).
+/// A page of a file mapping past the file's end gives `BUS_ADRERR`: a private zero page is
+/// mapped in its place and the faulting read, retried, sees zeros.
 extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers; si_addr is the faulting
     // address; replacing that one page of a read-only file mapping with zeros changes no memory
     // anything else owns (the map is only ever read).
     unsafe {
-        let page = libc::sysconf(libc::_SC_PAGESIZE) as usize;
+        let page = PAGE.load(Ordering::Relaxed);
         if (*info).si_code == libc::BUS_ADRERR && page > 0 {
             let addr = ((*info).si_addr() as usize) & !(page - 1);
             let zero = libc::mmap(
@@ -140,11 +152,10 @@ mod tests {
         let (a, b) = (d.path().join("a"), d.path().join("b"));
         let (_, ra) = create(|| std::fs::write(&a, b"a"), |_| a.clone()).unwrap();
         let (_, rb) = create(|| std::fs::write(&b, b"b"), |_| b.clone()).unwrap();
-        let registered = |p: &PathBuf| TEMPS.lock().unwrap().values().any(|x| x == p);
-        assert!(registered(&a) && registered(&b));
+        assert!(is_registered(&a) && is_registered(&b));
         drop(rb);
-        assert!(registered(&a) && !registered(&b));
+        assert!(is_registered(&a) && !is_registered(&b));
         drop(ra);
-        assert!(!registered(&a));
+        assert!(!is_registered(&a));
     }
 }

@@ -9,7 +9,7 @@ use crate::layout::docs::Descriptor;
 use crate::source::{Archive, Loc};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// Hash the bytes at `loc` with `algorithm`'s hasher.
 pub fn hash_loc(
@@ -258,14 +258,15 @@ fn check_manifest_json(
     let Some(entries) = &g.docker_manifest else {
         return;
     };
-    // config digest → layers of every manifest reachable from the index.
-    let mut by_config: BTreeMap<Digest, Vec<Vec<Digest>>> = BTreeMap::new();
+    // config digest → the layer lists of every manifest reachable from the index (a set: many
+    // manifests may share a config, and each entry is looked up, not searched for).
+    let mut by_config: BTreeMap<Digest, HashSet<Vec<Digest>>> = BTreeMap::new();
     for d in g.docs.keys() {
         if let Some(m) = g.manifest(d) {
             by_config
                 .entry(m.config.digest.clone())
                 .or_default()
-                .push(m.layers.iter().map(|l| l.digest.clone()).collect());
+                .insert(m.layers.iter().map(|l| l.digest.clone()).collect());
         }
     }
     for (i, e) in entries.iter().enumerate() {
@@ -286,13 +287,9 @@ fn check_manifest_json(
                 format!("{what}: config {cfg} is not the config of any manifest in index.json"),
             ),
             Some(candidates) => {
-                let layers: Vec<Option<Digest>> =
+                let layers: Option<Vec<Digest>> =
                     e.layers.iter().map(|l| digest_of_blob_path(l)).collect();
-                let ok = candidates.iter().any(|c| {
-                    c.len() == layers.len()
-                        && c.iter().zip(&layers).all(|(a, b)| Some(a) == b.as_ref())
-                });
-                if !ok {
+                if !layers.is_some_and(|l| candidates.contains(&l)) {
                     push(
                         Severity::Corrupt,
                         format!("{what}: Layers do not match the manifest of config {cfg}"),

@@ -836,7 +836,7 @@ fn signals_remove_the_spool_and_exit_128_plus_the_signal() {
 /// An input that shrinks while it is hashed from its memory map: `verify` and `filter` exit 1
 /// with "the input changed while being read" (not signal 7), and a previous OUT is untouched.
 /// The input is sparse (1 GiB that take no disk), so hashing it lasts long enough to shrink
-/// it meanwhile.
+/// it meanwhile, once it is seen mapped.
 #[test]
 fn an_input_that_shrinks_while_mapped_is_an_error_not_a_crash() {
     let d = tempfile::tempdir().unwrap();
@@ -884,7 +884,14 @@ fn an_input_that_shrinks_while_mapped_is_an_error_not_a_crash() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        // Once the input is mapped (and a little after: past the tar scan's own brief map),
+        // it is being hashed, which lasts far longer than this.
+        let maps = format!("/proc/{}/maps", child.id());
+        let name = input.to_str().unwrap().to_string();
+        wait_for("the input mapped", || {
+            std::fs::read_to_string(&maps).is_ok_and(|m| m.contains(&name))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
         std::fs::OpenOptions::new()
             .write(true)
             .open(&input)
@@ -1003,4 +1010,66 @@ fn any_single_byte_change_is_refused_or_harmless() {
             }
         }
     }
+}
+
+/// `-o /dev/stdout` is standard output: streamed like `-o -`, and `--json` does not put the
+/// report into the archive.
+#[test]
+fn dev_stdout_is_standard_output() {
+    let d = tempfile::tempdir().unwrap();
+    let input = small_image(d.path());
+    let r = run(&["filter", &input, "-o", "/dev/stdout", "--json"]);
+    ok(&r);
+    let copy = write(d.path(), "copy.tar", &r.stdout);
+    ok(&run(&["verify", &copy]));
+}
+
+/// Docker's `manifest.json` beside `index.json`, checked entry by entry: `n` manifests share one
+/// config (each with its own layer) and `n` entries name them; each entry's `Layers` is looked
+/// up among the manifests of its config (a set, no longer a search through them), and a list
+/// that matches none is found.
+#[test]
+fn manifest_json_entries_match_a_manifest_of_their_config() {
+    let n = 2_000;
+    let config = to_vec(&json!({"architecture": "amd64", "os": "linux"}));
+    let mut files = vec![(blob_name(&config), config.clone())];
+    let (mut roots, mut entries) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let layer = format!("layer {i}\n").into_bytes();
+        let manifest = to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": desc(OCI_CONFIG, &config), "layers": [desc(OCI_LAYER, &layer)]}));
+        roots.push(desc(OCI_MANIFEST, &manifest));
+        entries.push(
+            json!({"Config": blob_name(&config), "RepoTags": [format!("x:{i}")],
+            "Layers": [blob_name(&layer)]}),
+        );
+        files.push((blob_name(&layer), layer));
+        files.push((blob_name(&manifest), manifest));
+    }
+    let head = |entries: &[Value]| {
+        vec![
+            (
+                "oci-layout".to_string(),
+                br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+            ),
+            (
+                "index.json".to_string(),
+                to_vec(&json!({"schemaVersion": 2, "manifests": roots})),
+            ),
+            ("manifest.json".to_string(), to_vec(&json!(entries))),
+        ]
+    };
+    let d = tempfile::tempdir().unwrap();
+    let mut all = head(&entries);
+    all.extend(files.iter().cloned());
+    let good = write(d.path(), "good.tar", &tar_of(&all));
+    ok(&run(&["verify", &good]));
+    entries[7]["Layers"] = json!([entries[8]["Layers"][0], entries[9]["Layers"][0]]);
+    let mut all = head(&entries);
+    all.extend(files);
+    let bad = write(d.path(), "bad.tar", &tar_of(&all));
+    fails(
+        &run(&["verify", &bad]),
+        "entry 7 (x:7): Layers do not match",
+    );
 }

@@ -275,6 +275,9 @@ mod tests {
                     names(d.path()).is_empty(),
                     "anonymous: no name while writing"
                 );
+            } else {
+                let temp = d.path().join(&names(d.path())[0]);
+                assert!(signals::is_registered(&temp), "named: removed on a signal");
             }
             drop(a);
             assert!(names(d.path()).is_empty());

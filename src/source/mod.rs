@@ -348,8 +348,9 @@ impl Archive {
         self.map
             .get_or_init(|| {
                 // SAFETY: the map is only read, and only within member ranges the tar scan
-                // checked lie inside the file. Like ripgrep, we accept that another process
-                // truncating the input while we read it would stop us with SIGBUS.
+                // checked lie inside the file. Another process truncating the input while we
+                // read it raises SIGBUS: `signals` maps zeros over the lost pages and the run
+                // ends with "the input changed while being read".
                 let map = unsafe { memmap2::Mmap::map(&**file) }.ok()?;
                 let _ = map.advise(memmap2::Advice::Sequential);
                 Some(map)

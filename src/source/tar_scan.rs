@@ -25,7 +25,8 @@ pub fn scan(file: &File, name: &str) -> Result<BTreeMap<String, Member>> {
     // Headers are read from a memory map where the file can be mapped: reading them with a
     // read and a seek per member cost two system calls each (99,000 members: 0.3 s of `ls`).
     // SAFETY: the map is only read, within the file's length, while this function runs; as with
-    // the copy, another process truncating the input meanwhile would stop us with SIGBUS.
+    // the copy, another process truncating the input meanwhile raises SIGBUS, which `signals`
+    // turns into "the input changed while being read".
     match unsafe { memmap2::Mmap::map(file) } {
         Ok(map) => scan_from(HeaderGuard::new(io::Cursor::new(&map[..])), len, name),
         // Empty files and files that cannot be mapped.
