@@ -157,3 +157,58 @@ fn swapping_two_names_twice_gives_the_archive_back() {
     assert_eq!(filter(once.to_str().unwrap(), &twice, &swap).0, 0);
     assert!(std::fs::read(&twice).unwrap() == std::fs::read(&two).unwrap());
 }
+
+/// A cosign-style signature (`sha256-<hex>.sig`, a tagged image beside its subject) follows the
+/// index it signs: kept while that index keeps its digest, dropped with a note when it is
+/// rewritten, kept again under `--keep-index`.
+#[test]
+fn signatures_follow_their_subject() {
+    use ocislim::testgen::{self, ImageSpec, LayerSpec, PlatformSpec, Shape};
+    let dir = tmp();
+    let app = out_path(&dir, "app.tar");
+    let mut spec = common::one_image(&[0, 1], Shape::OciIndex, false);
+    testgen::write_archive(&spec, std::fs::File::create(&app).unwrap()).unwrap();
+    let index = ls_json(app.to_str().unwrap())["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sig = format!("example.com/app:sha256-{}.sig", &index["sha256:".len()..]);
+    spec.images.push(ImageSpec {
+        name: Some(sig.clone()),
+        shape: Shape::Flat,
+        platforms: vec![PlatformSpec::new(
+            "linux/amd64",
+            vec![LayerSpec {
+                size: 200,
+                seed: 42,
+            }],
+        )],
+    });
+    let signed = out_path(&dir, "signed.tar");
+    testgen::write_archive(&spec, std::fs::File::create(&signed).unwrap()).unwrap();
+    let out = out_path(&dir, "out.tar");
+    let names = |args: &[&str]| {
+        let (code, err) = filter(signed.to_str().unwrap(), &out, args);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        (image_names(&ls_json(out.to_str().unwrap())), err)
+    };
+    assert_eq!(names(&[]).0, ["example.com/app:1", sig.as_str()]);
+    assert_eq!(
+        names(&["--platform", "linux/arm64"]).0,
+        ["example.com/app:1"]
+    );
+    let report = bin()
+        .args([
+            "filter",
+            signed.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--platform", "linux/arm64"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&report.stderr);
+    assert!(err.contains("is dropped or rewritten"), "{err}");
+    let (kept, _) = names(&["--platform", "linux/arm64", "--keep-index"]);
+    assert_eq!(kept, ["example.com/app:1", sig.as_str()]);
+}

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, PlatformManifest, Status};
 use crate::layout::docs::Descriptor;
 use crate::platform::{Matcher, Platform};
-use crate::reference::{canonical, display_name, renamed, ImagePattern, UNNAMED};
+use crate::reference::{canonical, display_name, renamed, split_tag, ImagePattern, UNNAMED};
 use std::collections::{BTreeSet, HashMap};
 
 /// What [`select`] decided.
@@ -44,6 +44,7 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
         images: Vec::new(),
         notes: Vec::new(),
     };
+    let mut signatures = Vec::new();
     for (ii, img) in g.images.iter().enumerate() {
         let name = display_name(&img.name, &img.root.digest);
         let mut rep = ImageReport {
@@ -55,6 +56,12 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
             skipped_missing: Vec::new(),
             renamed: renamed(&opts.tags, img.name.as_deref()),
         };
+        if let Some(subject) = img.name.as_deref().and_then(signed_subject) {
+            // Decided once every other image is: it follows its subject.
+            signatures.push((ii, subject));
+            sel.images.push(rep);
+            continue;
+        }
         if !images.is_empty() && !images.iter().any(|p| p.matches(img.name.as_deref())) {
             rep.dropped = img.platforms.iter().map(|p| p.platform_string()).collect();
             sel.notes
@@ -88,6 +95,7 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
         }
         sel.images.push(rep);
     }
+    follow_subjects(g, opts, &mut sel, &signatures);
     check_renames(g, opts, &sel)?;
     if sel.kept_images.is_empty() {
         let skipped: Vec<&str> = sel
@@ -108,6 +116,65 @@ pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
         )));
     }
     Ok(sel)
+}
+
+/// The digest a cosign-style tag names: `sha256-<hex>.sig`, `.att` or `.sbom` is the signature,
+/// attestation or SBOM of the manifest or index `sha256:<hex>`.
+pub fn signed_subject(name: &str) -> Option<Digest> {
+    let tag = split_tag(name.split('@').next().unwrap_or(name))?.1;
+    let hex = tag.strip_prefix("sha256-")?;
+    let hex = [".sig", ".att", ".sbom"]
+        .iter()
+        .find_map(|ext| hex.strip_suffix(ext))?;
+    Digest::parse(&format!("sha256:{hex}")).ok()
+}
+
+/// Signatures (and cosign attestations, SBOMs) stored as tagged images follow their subject:
+/// kept when the manifest or index they sign is written under the same digest, dropped (with
+/// a note) when it is dropped or rewritten, since a signature of other bytes no longer applies.
+fn follow_subjects(
+    g: &Graph,
+    opts: &FilterOptions,
+    sel: &mut Selection,
+    signatures: &[(usize, Digest)],
+) {
+    let unchanged: BTreeSet<Digest> = sel
+        .kept_images
+        .iter()
+        .filter(|&&ii| root_unchanged(g, opts, ii, &sel.images[ii]))
+        .map(|&ii| g.images[ii].root.digest.clone())
+        .collect();
+    for (ii, subject) in signatures {
+        let img = &g.images[*ii];
+        let rep = &mut sel.images[*ii];
+        let names = img.platforms.iter().map(|p| p.platform_string());
+        if sel.kept.contains(subject) || unchanged.contains(subject) {
+            rep.kept = names.collect();
+            sel.kept
+                .extend(img.platforms.iter().map(|p| p.desc.digest.clone()));
+            sel.kept_images.push(*ii);
+        } else {
+            rep.dropped = names.collect();
+            sel.notes.push(format!(
+                "dropping {}: {subject}, which it signs, is dropped or rewritten (--keep-index keeps index digests)",
+                display_name(&img.name, &img.root.digest)
+            ));
+        }
+    }
+    sel.kept_images.sort_unstable();
+}
+
+/// Whether kept image `ii` keeps its root digest: nothing under it is dropped (or every index
+/// keeps its bytes, `--keep-index`).
+fn root_unchanged(g: &Graph, opts: &FilterOptions, ii: usize, rep: &ImageReport) -> bool {
+    let has_artifacts = g.images[ii]
+        .platforms
+        .iter()
+        .any(|p| !p.attestations.is_empty());
+    opts.keep_index
+        || rep.dropped.is_empty()
+            && rep.skipped_missing.is_empty()
+            && !(opts.drop_attestations && has_artifacts)
 }
 
 /// Every `--platform` selector must match some platform of the archive (exit 3 otherwise).
