@@ -123,9 +123,14 @@ pub struct Rename {
 }
 
 impl Rename {
-    /// Parse `SRC=DST`.
+    /// Parse `SRC=DST`; DST must be made of the characters a reference may hold.
     pub fn parse(s: &str) -> Result<Rename, String> {
         match s.split_once('=') {
+            Some((_, to)) if !to.chars().all(reference_char) => Err(format!(
+                "--tag {}: {} is not an image reference (letters, digits and . _ - / : @ only)",
+                s.escape_default(),
+                to.escape_default()
+            )),
             Some((from, to)) if !from.is_empty() && !to.is_empty() => Ok(Rename {
                 from: from.to_string(),
                 to: to.to_string(),
@@ -145,6 +150,11 @@ impl Rename {
         }
         (canonical(&self.from) == full).then(|| canonical(&self.to))
     }
+}
+
+/// A character that may appear in an image reference (name, tag, digest, registry port).
+fn reference_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._-/:@".contains(c)
 }
 
 /// The new name of `name` under the first of `renames` that applies.
@@ -222,6 +232,7 @@ mod tests {
         );
         assert_eq!(p.apply("example.com/x:1"), None);
         assert!(Rename::parse("nodst=").is_err());
+        assert!(Rename::parse("a=evil\u{1b}]0;x\u{7}:1").is_err());
         assert!(Rename::parse("noequals").is_err());
     }
 

@@ -212,3 +212,30 @@ fn signatures_follow_their_subject() {
     let (kept, _) = names(&["--platform", "linux/arm64", "--keep-index"]);
     assert_eq!(kept, ["example.com/app:1", sig.as_str()]);
 }
+
+/// A tag with control characters is refused as a name nobody can pull, or written escaped:
+/// whatever the bytes, the terminal never receives them raw from the report.
+#[test]
+fn a_tag_with_control_characters_never_reaches_the_terminal_raw() {
+    let dir = tmp();
+    let out = out_path(&dir, "out.tar");
+    let evil = "example.com/demo:1.0=evil\u{1b}]0;pwned\u{7}:1";
+    let o = bin()
+        .args([
+            "filter",
+            &testdata("oci-index.tar"),
+            "-o",
+            out.to_str().unwrap(),
+            "--tag",
+            evil,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    if o.status.success() {
+        let ls = bin().args(["ls", out.to_str().unwrap()]).output().unwrap();
+        let text = String::from_utf8_lossy(&ls.stdout);
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+}

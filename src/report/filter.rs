@@ -80,7 +80,7 @@ impl FilterReport {
                 s.push_str(&format!("; skipped (missing) {}", list(&i.skipped_missing)));
             }
             if let Some(n) = &i.renamed {
-                s.push_str(&format!(" (renamed {n})"));
+                s.push_str(&format!(" (renamed {})", e(n)));
             }
             match &i.new_digest {
                 Some(n) if *n != i.digest => {
@@ -93,10 +93,11 @@ impl FilterReport {
         for o in &self.origins {
             let image = o.image.as_deref().unwrap_or("<none>");
             s.push_str(&format!(
-                "{image} {} ({}) from {}\n",
-                o.platform,
+                "{} {} ({}) from {}\n",
+                e(image),
+                e(&o.platform),
                 short(&o.digest),
-                o.input
+                e(&o.input)
             ));
         }
         if let Some(saved) = self.saved_bytes {
