@@ -650,7 +650,7 @@ probe_clients() {
 # (gen_up). In it, `once NAME ...` for a check of ocislim alone (first pass only: make outputs
 # with `once GROUP/filter filt OUT IN ARGS...`), `check NAME ...` for one that feeds a client (every
 # pass, on the same outputs). A new group: write checks_NAME and add it to CHECK_GROUPS.
-CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_ctr17_shallow checks_legacy checks_skopeo_archive checks_docker26_saves checks_merge checks_delta checks_tag)
+CHECK_GROUPS=(checks_oci_index checks_docker_list checks_shallow checks_ctr17_shallow checks_legacy checks_skopeo_archive checks_docker26_saves checks_merge checks_delta checks_tag checks_layout_dir)
 
 # ---- 1. buildah OCI index (4 platforms)
 checks_oci_index() {
@@ -997,6 +997,21 @@ checks_tag() {
 	O=$OUT/tag-oci.tar
 	check tag-oci/ctr-import ctr_imports "$O" registry.local:5000/interop/demo:1.0 linux/amd64 linux/arm64/v8
 	check tag-oci/docker-load docker_loads "$O" amd64 registry.local:5000/interop/demo:1.0
+}
+
+# ---- -o DIR/: an OCI layout directory that skopeo's oci: transport and umoci read
+checks_layout_dir() {
+	once layout-dir/filter run ocislim filter "$IN/oci-index.tar" -o "$OUT/layout-dir/" --platform linux/amd64,linux/arm64
+	check layout-dir/skopeo-copy layout_dir_copy
+	once layout-dir/umoci umoci_layout "$OUT/layout-dir" "$DEMO"
+}
+# layout_dir_copy: `skopeo copy --all oci:DIR:REF oci-archive:` takes the directory, and the copy
+# has the directory's root index, byte for byte.
+layout_dir_copy() {
+	run sko copy -q --all "oci:$OUT/layout-dir:$DEMO" "oci-archive:$TMPDIR/from-dir.$NCHECK.tar:$DEMO"
+	expect_eq "root index after skopeo copy --all from the directory" \
+		"$(raw_index "$TMPDIR/from-dir.$NCHECK.tar" | sha256_of)" \
+		"$(sko inspect --raw "oci:$OUT/layout-dir:$DEMO" | sha256_of)"
 }
 
 # ================================================================= the run
