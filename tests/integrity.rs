@@ -640,7 +640,7 @@ fn a_symlink_out_is_followed_and_the_link_kept() {
 /// allowed).
 #[test]
 fn fifos_and_devices_at_out_are_streamed_into() {
-    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let d = tempfile::tempdir().unwrap();
     let input = small_image(d.path());
     let fifo = d.path().join("fifo");
@@ -660,8 +660,17 @@ fn fifos_and_devices_at_out_are_streamed_into() {
             "--compress",
             compress,
         ];
-        ok(&run(&args));
+        let r = run(&args);
+        // Whatever happened, let a reader still waiting for a writer see an end (a
+        // non-blocking open: it fails at once when no reader is left).
+        drop(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&fifo),
+        );
         let got = reader.join().unwrap();
+        ok(&r);
         assert!(fifo.metadata().unwrap().file_type().is_fifo());
         let copy = write(d.path(), &format!("copy-{compress}.tar"), &got);
         ok(&run(&["verify", &copy]));
