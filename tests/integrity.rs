@@ -366,7 +366,6 @@ fn a_corrupted_legacy_layer_is_refused() {
 /// The same, written back as a legacy archive: needs the legacy plan to carry each layer's
 /// diff_id as the digest to verify (`LegacyImage::diff_id`).
 #[test]
-#[ignore = "needs plan_legacy to set the layer's digest to LegacyImage::diff_id (src/plan/)"]
 fn a_corrupted_legacy_layer_is_refused_when_written_as_legacy() {
     let d = tempfile::tempdir().unwrap();
     let (bad, needle) = corrupted_legacy(d.path());

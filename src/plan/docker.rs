@@ -11,6 +11,7 @@ use crate::layout::docker::DockerEntry;
 use crate::platform::{Matcher, Platform};
 use crate::reference::{repo_tag, split_tag};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
 /// `manifest.json`, and `repositories` when the input had one or `--format docker` asks.
 pub fn docker_files(
@@ -20,6 +21,10 @@ pub fn docker_files(
 ) -> Result<(Vec<u8>, Option<Vec<u8>>)> {
     let mut entries: Vec<DockerEntry> = Vec::new();
     let mut ids: Vec<String> = Vec::new();
+    // Config path → its entry, and each entry's tags: lookups, not searches, so that many
+    // images stay linear.
+    let mut by_config: HashMap<String, usize> = HashMap::new();
+    let mut tags_of: Vec<HashSet<String>> = Vec::new();
     for &ii in &sel.kept_images {
         let img = &g.images[ii];
         let Some(p) = chosen_platform(img.platforms.iter(), opts, sel) else {
@@ -31,14 +36,16 @@ pub fn docker_files(
         let config = m.config.digest.blob_path();
         let name = sel.images[ii].renamed.as_deref().or(img.name.as_deref());
         let tag = name.and_then(repo_tag);
-        if let Some(e) = entries.iter_mut().find(|e| e.config == config) {
+        if let Some(&e) = by_config.get(&config) {
             if let Some(t) = tag {
-                if !e.repo_tags.contains(&t) {
-                    e.repo_tags.push(t);
+                if tags_of[e].insert(t.clone()) {
+                    entries[e].repo_tags.push(t);
                 }
             }
             continue;
         }
+        by_config.insert(config.clone(), entries.len());
+        tags_of.push(tag.iter().cloned().collect());
         entries.push(DockerEntry {
             config,
             repo_tags: tag.into_iter().collect(),
