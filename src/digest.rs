@@ -4,6 +4,7 @@
 use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
 
+pub mod check;
 #[cfg(target_arch = "x86_64")]
 pub mod sha256x2;
 

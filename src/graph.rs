@@ -253,7 +253,7 @@ impl Graph {
                 let bytes = self.input_of(loc).read_small(loc, MAX_JSON)?;
                 let mut h = crate::digest::Hasher::new(d.algorithm());
                 h.update(&bytes);
-                crate::verify::compare(d, h.finish())?;
+                crate::digest::check::compare(d, h.finish())?;
                 Ok(Some(parse_json(&bytes, &d.blob_path())?))
             }
             None => Ok(None),

@@ -36,7 +36,7 @@ pub fn copy_checked(
         }
         if done == loc.size {
             if let (Some(d), Some(h)) = (want, h.take()) {
-                crate::verify::compare(d, h.finish())?;
+                crate::digest::check::compare(d, h.finish())?;
             }
         }
         out.write_all(&buf[..n])

@@ -776,7 +776,7 @@ impl<'a> Ctx<'a> {
         let actual = a.hasher.finish();
         match w.streams[a.stream].0 {
             Stream::Blob(j) => match w.jobs[j].expect {
-                Some(expect) => crate::verify::compare(expect, actual),
+                Some(expect) => crate::digest::check::compare(expect, actual),
                 None => Ok(()),
             },
             Stream::Output => {
