@@ -7,17 +7,14 @@
 mod scratch;
 
 use libfuzzer_sys::fuzz_target;
-use ocislim::platform::{Matcher, Platform};
-use ocislim::report::ls::{self, LsOptions};
 use ocislim::ops;
 use ocislim::plan::{FilterOptions, OutputFormat};
+use ocislim::platform::{Matcher, Platform};
+use ocislim::report::ls::{self, LsOptions};
 
 fuzz_target!(|data: &[u8]| {
     let path = scratch::write(data);
-    let opts = LsOptions {
-        filter: Vec::new(),
-        no_trunc: false,
-    };
+    let opts = LsOptions::default();
     let compressed = data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
     if compressed {
         for hash in [false, true] {
@@ -38,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
         &LsOptions {
             filter: vec![Matcher::new(&amd64)],
             no_trunc: true,
+            ..LsOptions::default()
         },
     );
     let report = ocislim::verify::verify(&g);
@@ -55,6 +53,13 @@ fuzz_target!(|data: &[u8]| {
             keep_index: true,
             drop_attestations: true,
             format: OutputFormat::Oci,
+            ..FilterOptions::default()
+        },
+        FilterOptions {
+            images: vec!["*".into()],
+            tags: vec![
+                ocislim::reference::Rename::parse("docker.io/=registry.local/").expect("rename"),
+            ],
             ..FilterOptions::default()
         },
     ] {

@@ -14,7 +14,10 @@ fuzz_target!(|data: &[u8]| {
             for (name, m) in &s.members {
                 assert!(!name.starts_with('/'), "absolute name {name:?}");
                 if !s.skipped.contains(name) && m.kind == ocislim::source::MemberKind::File {
-                    assert!(m.offset + m.size <= s.arena.len() as u64, "{name:?} past the arena");
+                    assert!(
+                        m.offset + m.size <= s.arena.len() as u64,
+                        "{name:?} past the arena"
+                    );
                 }
             }
         }
