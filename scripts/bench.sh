@@ -372,6 +372,25 @@ hf verbs --runs "$RUNS" --warmup "$WARMUP" \
     -n "cat applied" "cat $APPLIED.ref > $WORK/copy"
 rm -rf "$MERGED" "$SPLIT" "$SPLIT.ref" "$DELTA" "$DELTA.ref" "$APPLIED" "$APPLIED.ref" "$WORK/copy"
 
+# --- (i) ls --unpacked: every layer decompressed, against zstd -dc of the layers on every core ---
+if [ "$SKOPEO" = 1 ]; then
+    ZL=$IN/zstd-layers-$BIGL-$KEY.tar
+    if [ ! -s "$ZL" ]; then
+        log "recompressing the layers of $(basename "$BIG") with zstd (skopeo)"
+        skopeo "${SKOPEO_FLAGS[@]}" copy -q --all --dest-compress-format zstd "oci-archive:$BIG" "oci-archive:$ZL.part"
+        mv "$ZL.part" "$ZL"
+    fi
+    LAYERS=$WORK/layers
+    mkdir -p "$LAYERS" && tar -xf "$ZL" -C "$LAYERS" blobs
+    find "$LAYERS/blobs" -type f -size +1M >"$WORK/layer-list"
+    log "ls --unpacked of $(basename "$ZL") ($(wc -l <"$WORK/layer-list") zstd layers)"
+    hf unpacked --runs "$RUNS" --warmup "$WARMUP" \
+        --prepare "sync; cat $ZL > /dev/null" --prepare "sync; cat $(tr '\n' ' ' <"$WORK/layer-list") > /dev/null" \
+        -n "ocislim ls --unpacked" "$OCISLIM ls $ZL --unpacked" \
+        -n "zstd -dc layers" "xargs -P $(nproc) -n 1 sh -c 'zstd -q -dc \"\$0\" > /dev/null' < $WORK/layer-list"
+    rm -rf "$LAYERS" "$WORK/layer-list"
+fi
+
 # --- report -----------------------------------------------------------------------------------
 {
     echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
@@ -441,6 +460,8 @@ V = load("verbs")
 row("merge of the eight one-platform archives, verified", "ocislim merge", med(V, "ocislim merge 8"), "cat merged", med(V, "cat merged"), "≤ 1.3×", lambda r: r <= 1.3)
 row("split into eight, verified", "ocislim split", med(V, "ocislim split 8"), "cat 8 parts", med(V, "cat 8 parts"), "≤ 1.3×", lambda r: r <= 1.3)
 row("delta 8→2 against a base holding amd64 and the shared layer", "ocislim delta", med(V, "ocislim delta"), "ocislim filter", med(V, "ocislim filter 2p (delta's)"), "≤ 1.2×", lambda r: r <= 1.2)
+U = load("unpacked")
+row("`ls --unpacked` of the archive with zstd layers (reference)", "ocislim ls --unpacked", med(U, "ocislim ls --unpacked"), f"zstd -dc of the layers on {env['cores']} cores", med(U, "zstd -dc layers"))
 row("apply of that delta, verified", "ocislim apply", med(V, "ocislim apply"), "cat applied", med(V, "cat applied"), "≤ 1.3×", lambda r: r <= 1.3)
 
 mrows = []
