@@ -41,16 +41,7 @@ pub fn legacy_plan(g: &Graph, sel: Selection, renames: &[Rename]) -> Result<Plan
             }
         }
     }
-    members.insert(
-        "manifest.json".into(),
-        Content::Bytes(serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?),
-    );
-    if g.repositories.is_some() {
-        members.insert(
-            "repositories".into(),
-            Content::Bytes(serialize(&repositories.out, "repositories")?),
-        );
-    }
+    docker_members(g, &mut members, &entries, &repositories)?;
     Ok(Plan {
         members,
         images: sel.images,
@@ -127,6 +118,22 @@ impl<'a> Repositories<'a> {
             }
         }
     }
+}
+
+/// `manifest.json` from `entries`, and `repositories` when the input had one.
+fn docker_members(
+    g: &Graph,
+    members: &mut BTreeMap<String, Content>,
+    entries: &[DockerEntry],
+    repositories: &Repositories<'_>,
+) -> Result<()> {
+    let manifest_json = serde_json::to_vec(entries).map_err(|e| Error::json("manifest.json", e))?;
+    members.insert("manifest.json".into(), Content::Bytes(manifest_json));
+    if g.repositories.is_some() {
+        let r = serialize(&repositories.out, "repositories")?;
+        members.insert("repositories".into(), Content::Bytes(r));
+    }
+    Ok(())
 }
 
 /// A legacy image as an OCI image.
@@ -266,18 +273,7 @@ pub fn legacy_to_oci_plan(
     );
     members.insert("oci-layout".into(), Content::Bytes(OCI_LAYOUT.to_vec()));
     if out_format == Format::Docker {
-        members.insert(
-            "manifest.json".into(),
-            Content::Bytes(
-                serde_json::to_vec(&entries).map_err(|e| Error::json("manifest.json", e))?,
-            ),
-        );
-        if g.repositories.is_some() {
-            members.insert(
-                "repositories".into(),
-                Content::Bytes(serialize(&repositories.out, "repositories")?),
-            );
-        }
+        docker_members(g, &mut members, &entries, &repositories)?;
     }
     Ok(Plan {
         members,

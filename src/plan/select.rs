@@ -29,7 +29,7 @@ pub struct Selection {
 pub fn select(g: &Graph, opts: &FilterOptions) -> Result<Selection> {
     let include: Vec<Matcher> = opts.include.iter().map(Matcher::new).collect();
     let exclude: Vec<Matcher> = opts.exclude.iter().map(Matcher::new).collect();
-    check_selectors_match(g, &opts.include, &include)?;
+    check_platforms_match(g, &include)?;
     let images = image_patterns(g, &opts.images)?;
     let selected = |p: &Option<Platform>| match p {
         None => true,
@@ -177,9 +177,9 @@ fn root_unchanged(g: &Graph, opts: &FilterOptions, ii: usize, rep: &ImageReport)
             && !(opts.drop_attestations && has_artifacts)
 }
 
-/// Every `--platform` selector must match some platform of the archive (exit 3 otherwise).
-fn check_selectors_match(g: &Graph, selectors: &[Platform], matchers: &[Matcher]) -> Result<()> {
-    for (sel, m) in selectors.iter().zip(matchers) {
+/// Every `--platform` matcher must match some platform of the archive (exit 3 listing them).
+pub fn check_platforms_match(g: &Graph, matchers: &[Matcher]) -> Result<()> {
+    for m in matchers {
         let hit = g.images.iter().any(|i| {
             i.platforms
                 .iter()
@@ -187,8 +187,7 @@ fn check_selectors_match(g: &Graph, selectors: &[Platform], matchers: &[Matcher]
         });
         if !hit {
             return Err(Error::NoMatch(format!(
-                "--platform {} matched no platform; the archive has: {}",
-                sel.format_selector(),
+                "--platform {m} matched no platform; the archive has: {}",
                 g.platform_names().join(", ")
             )));
         }
@@ -199,7 +198,13 @@ fn check_selectors_match(g: &Graph, selectors: &[Platform], matchers: &[Matcher]
 /// The `--image` patterns, each of which must match some image (exit 3 listing the names).
 fn image_patterns(g: &Graph, patterns: &[String]) -> Result<Vec<ImagePattern>> {
     let compiled: Vec<ImagePattern> = patterns.iter().map(|p| ImagePattern::new(p)).collect();
-    for p in &compiled {
+    check_images_match(g, &compiled)?;
+    Ok(compiled)
+}
+
+/// Every `--image` pattern must match some image of `g` (exit 3 listing the names).
+pub fn check_images_match(g: &Graph, patterns: &[ImagePattern]) -> Result<()> {
+    for p in patterns {
         if !g.images.iter().any(|i| p.matches(i.name.as_deref())) {
             let names: Vec<&str> = g
                 .images
@@ -213,7 +218,7 @@ fn image_patterns(g: &Graph, patterns: &[String]) -> Result<Vec<ImagePattern>> {
             )));
         }
     }
-    Ok(compiled)
+    Ok(())
 }
 
 /// Every `--tag` must rename some image (exit 3 listing the names), and no two kept images may

@@ -3,10 +3,10 @@
 
 use super::size::human;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::graph::{Graph, Image, PlatformManifest, Status};
 use crate::platform::Matcher;
-use crate::reference::{ImagePattern, UNNAMED};
+use crate::reference::ImagePattern;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -51,34 +51,8 @@ impl LsOptions {
 /// Like `filter`: a `--platform` selector that matches no platform of the archive is exit 3,
 /// naming the platforms it has.
 pub fn check_selectors(g: &Graph, opts: &LsOptions) -> Result<()> {
-    for p in &opts.images {
-        if !g.images.iter().any(|i| p.matches(i.name.as_deref())) {
-            let names: Vec<&str> = g
-                .images
-                .iter()
-                .map(|i| i.name.as_deref().unwrap_or(UNNAMED))
-                .collect();
-            return Err(Error::NoMatch(format!(
-                "--image {} matched no image; the archive has: {}",
-                p.as_str(),
-                names.join(", ")
-            )));
-        }
-    }
-    for m in &opts.filter {
-        let hit = g
-            .images
-            .iter()
-            .flat_map(|i| &i.platforms)
-            .any(|p| p.platform.as_ref().is_some_and(|pl| m.matches(pl)));
-        if !hit {
-            return Err(Error::NoMatch(format!(
-                "--platform {m} matched no platform; the archive has: {}",
-                g.platform_names().join(", ")
-            )));
-        }
-    }
-    Ok(())
+    crate::plan::select::check_images_match(g, &opts.images)?;
+    crate::plan::select::check_platforms_match(g, &opts.filter)
 }
 
 fn status_word(s: Status) -> &'static str {
