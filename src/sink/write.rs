@@ -48,8 +48,8 @@ pub struct Written {
     pub sha256: Option<Digest>,
 }
 
-/// One piece of the output stream.
-enum Piece<'a> {
+/// One span of the output stream (the parallel copy cuts blobs into `parallel` pieces).
+enum Span<'a> {
     Bytes(Vec<u8>),
     Borrowed(&'a [u8]),
     /// A range of the input, and the digest it must have.
@@ -71,7 +71,7 @@ fn dirs(plan: &Plan) -> BTreeSet<String> {
     d
 }
 
-fn layout(plan: &Plan) -> Result<Vec<Piece<'_>>> {
+fn layout(plan: &Plan) -> Result<Vec<Span<'_>>> {
     let dirs = dirs(plan);
     let mut names: Vec<(String, Option<&Content>)> = dirs.into_iter().map(|d| (d, None)).collect();
     names.extend(plan.members.iter().map(|(n, c)| (n.clone(), Some(c))));
@@ -81,18 +81,18 @@ fn layout(plan: &Plan) -> Result<Vec<Piece<'_>>> {
         let size = content.map_or(0, |c| c.len());
         let h = header_bytes(&name, size, content.is_none())
             .map_err(|e| Error::format(&name, format!("cannot write tar header: {e}")))?;
-        pieces.push(Piece::Bytes(h));
+        pieces.push(Span::Bytes(h));
         match content {
             None => {}
-            Some(Content::Bytes(b)) => pieces.push(Piece::Borrowed(b)),
-            Some(Content::Input { loc, digest }) => pieces.push(Piece::Input(loc, digest.as_ref())),
+            Some(Content::Bytes(b)) => pieces.push(Span::Borrowed(b)),
+            Some(Content::Input { loc, digest }) => pieces.push(Span::Input(loc, digest.as_ref())),
         }
         let pad = padding(size);
         if pad > 0 {
-            pieces.push(Piece::Borrowed(&TRAILER[..pad]));
+            pieces.push(Span::Borrowed(&TRAILER[..pad]));
         }
     }
-    pieces.push(Piece::Borrowed(&TRAILER));
+    pieces.push(Span::Borrowed(&TRAILER));
     Ok(pieces)
 }
 
@@ -173,13 +173,13 @@ fn progress_bar(total: u64, enabled: bool) -> indicatif::ProgressBar {
     pb
 }
 
-fn total_len(pieces: &[Piece<'_>]) -> u64 {
+fn total_len(pieces: &[Span<'_>]) -> u64 {
     pieces
         .iter()
         .map(|p| match p {
-            Piece::Bytes(b) => b.len() as u64,
-            Piece::Borrowed(b) => b.len() as u64,
-            Piece::Input(l, _) => l.size,
+            Span::Bytes(b) => b.len() as u64,
+            Span::Borrowed(b) => b.len() as u64,
+            Span::Input(l, _) => l.size,
         })
         .sum()
 }
@@ -187,7 +187,7 @@ fn total_len(pieces: &[Piece<'_>]) -> u64 {
 /// Write the pieces to `out` through user space (compressed output, stdout, directory input).
 fn stream(
     inputs: &[&Archive],
-    pieces: &[Piece<'_>],
+    pieces: &[Span<'_>],
     out: &mut dyn Write,
     verify: bool,
     pb: &indicatif::ProgressBar,
@@ -195,14 +195,14 @@ fn stream(
     let werr = |e: io::Error| Error::io("output", e);
     for p in pieces {
         match p {
-            Piece::Bytes(b) => out.write_all(b).map_err(werr)?,
-            Piece::Borrowed(b) => out.write_all(b).map_err(werr)?,
-            Piece::Input(loc, digest) => {
+            Span::Bytes(b) => out.write_all(b).map_err(werr)?,
+            Span::Borrowed(b) => out.write_all(b).map_err(werr)?,
+            Span::Input(loc, digest) => {
                 let want = digest.filter(|_| verify);
                 copy::copy_checked(input_of(inputs, loc)?, loc, want, out, "output")?;
             }
         }
-        if let Piece::Input(l, _) = p {
+        if let Span::Input(l, _) = p {
             pb.inc(l.size);
         }
     }
@@ -290,7 +290,7 @@ pub fn write(
 fn write_direct(
     inputs: &[&Archive],
     mapped: Option<&Archive>,
-    pieces: &[Piece<'_>],
+    pieces: &[Span<'_>],
     out: &mut std::fs::File,
     opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
@@ -301,9 +301,9 @@ fn write_direct(
     let mut run: Option<(u64, Vec<u8>)> = None;
     for p in pieces {
         let bytes: &[u8] = match p {
-            Piece::Bytes(b) => b,
-            Piece::Borrowed(b) => b,
-            Piece::Input(loc, digest) => {
+            Span::Bytes(b) => b,
+            Span::Borrowed(b) => b,
+            Span::Input(loc, digest) => {
                 fixed.extend(run.take());
                 let Some(input) = inputs.get(loc.input).and_then(|a| a.tar_file()) else {
                     return Err(Error::format(&loc.member, "its input is not a tar file"));
@@ -358,7 +358,7 @@ fn write_direct(
 /// hashed from the buffer that is written ([`copy::copy_checked`]).
 fn write_streamed(
     inputs: &[&Archive],
-    pieces: &[Piece<'_>],
+    pieces: &[Span<'_>],
     out: &mut std::fs::File,
     opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
