@@ -185,16 +185,10 @@ fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
     let mut input = tempfile::tempfile_in(dir).expect("input");
     let mut blobs = Vec::new();
     let mut off = 512u64;
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    for _ in 0..4 {
-        let b: Vec<u8> = (0..BLOB)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+    for i in 0..4 {
+        let mut b = Vec::with_capacity(BLOB);
+        std::io::Read::read_to_end(&mut ocislim::testgen::Noise::new(i, BLOB as u64), &mut b)
+            .expect("noise");
         input.write_all_at(&b, off).expect("write bench input");
         blobs.push((off, ocislim::digest::Digest::sha256_of(&b)));
         off += BLOB as u64 + 1024;

@@ -29,7 +29,7 @@
 
 mod common;
 
-use common::sha256;
+use common::{listing, sha256};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -379,16 +379,6 @@ impl Case {
     fn p(&self) -> &str {
         self.path.to_str().unwrap()
     }
-}
-
-/// The names in `dir`.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// `filter ARCHIVE -o OUT` fails with exit 1 naming `needle`, leaves nothing at OUT (no temp

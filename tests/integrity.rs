@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::sha256;
+use common::{listing, sha256};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Output;
@@ -465,16 +465,6 @@ fn zero_layer_image(n: usize) -> Vec<u8> {
     oci_archive(&[p], &index, &index)
 }
 
-/// The names in `dir`.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
 /// A 1000:1 zstd bomb is stopped once the spool passes its bound (here lowered with
 /// `--max-spool` so the test stays small), with a clear error and nothing left in `$TMPDIR`;
 /// raising the bound lets it through.
@@ -801,15 +791,8 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 fn signals_remove_the_spool_and_exit_128_plus_the_signal() {
     use std::io::Write;
     // More than the 1 MiB read ahead before the spool starts, and it does not compress.
-    let mut x = 1u64;
-    let noise: Vec<u8> = (0..3 << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
+    let mut noise = Vec::new();
+    std::io::Read::read_to_end(&mut ocislim::testgen::Noise::new(1, 3 << 20), &mut noise).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&noise).unwrap();
     let head = gz.finish().unwrap();

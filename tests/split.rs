@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{bin, one_image, out_path, testdata, tmp, PLATFORMS};
+use common::{bin, listing, one_image, out_path, testdata, tmp, PLATFORMS};
 use ocislim::testgen::{self, Shape};
 use proptest::prelude::*;
 use std::path::Path;
@@ -16,16 +16,6 @@ fn run(args: &[&str]) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// The files `dir` holds, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 /// `filter INPUT OPTS` into `out`; true when the bytes equal those of `other`.
@@ -50,7 +40,7 @@ fn per_platform_outputs_are_filter_outputs() {
     assert_eq!(code, 0, "{err}");
     let parts = dir.path().join("parts");
     assert_eq!(
-        files(&parts),
+        listing(&parts),
         ["linux-amd64.tar", "linux-arm64v8.tar", "linux-armv7.tar"]
     );
     for (file, platform) in [
@@ -117,7 +107,7 @@ fn a_missing_platform_gets_no_file_and_colliding_paths_are_refused() {
     let (code, err) = run(&["split", &testdata("ctr-shallow.tar"), "-o", &template]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("skipping linux/amd64"), "{err}");
-    assert_eq!(files(dir.path()), ["s-linux-arm64-v8.tar"]);
+    assert_eq!(listing(dir.path()), ["s-linux-arm64-v8.tar"]);
     let collide = format!("{}/{{os}}.tar", dir.path().display());
     let (code, err) = run(&["split", &testdata("oci-index.tar"), "-o", &collide]);
     assert_eq!(code, 2, "{err}");
@@ -127,7 +117,7 @@ fn a_missing_platform_gets_no_file_and_colliding_paths_are_refused() {
         2
     );
     assert_eq!(
-        files(dir.path()),
+        listing(dir.path()),
         ["s-linux-arm64-v8.tar"],
         "nothing more written"
     );
@@ -145,7 +135,7 @@ fn names_cannot_climb_out_of_the_template_directory() {
     let template = format!("{}/{{image}}.tar", sub.display());
     let (code, err) = run(&["split", input.to_str().unwrap(), "-o", &template]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(files(&sub), [".._.._evil_x_1.tar"]);
+    assert_eq!(listing(&sub), [".._.._evil_x_1.tar"]);
 }
 
 proptest! {
@@ -165,7 +155,7 @@ proptest! {
         let template = format!("{}/{{platform}}.tar", parts.display());
         let (code, err) = run(&["split", input.to_str().unwrap(), "-o", &template, "-q"]);
         prop_assert_eq!(code, 0, "{}", err);
-        prop_assert_eq!(files(&parts).len(), set.len());
+        prop_assert_eq!(listing(&parts).len(), set.len());
         for &i in &set {
             let file = parts.join(format!("{}.tar", PLATFORMS[i].replace('/', "-")));
             let f = out_path(&dir, "f.tar");
