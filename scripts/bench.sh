@@ -332,6 +332,28 @@ hf compressed --runs "$RUNS" --warmup "$WARMUP" \
     -n "ocislim ls .tar.zst" "$OCISLIM ls $ZST" \
     -n "zstd -dc" "zstd -dc $ZST > /dev/null" \
     -n "pigz -dc" "pigz -dc $GZ > /dev/null"
+# filter of the compressed archive to a plain tar, against decompressing it to a file
+log "filter of compressed input"
+FPREP="rm -f $WORK/out.tar $WORK/copy.tar; sync"
+hf compressed-filter --runs "$RUNS" --warmup "$WARMUP" \
+    --prepare "$FPREP; cat $GZ > /dev/null" --prepare "$FPREP; cat $GZ > /dev/null" \
+    --prepare "$FPREP; cat $ZST > /dev/null" --prepare "$FPREP; cat $ZST > /dev/null" \
+    -n "ocislim filter .tar.gz" "$OCISLIM filter $GZ -o $WORK/out.tar --platform $KEEP2 -q" \
+    -n "pigz -dc > file" "pigz -dc $GZ > $WORK/copy.tar" \
+    -n "ocislim filter .tar.zst" "$OCISLIM filter $ZST -o $WORK/out.tar --platform $KEEP2 -q" \
+    -n "zstd -dc > file" "zstd -dc $ZST > $WORK/copy.tar"
+# compressed output, against the compressors on the kept bytes
+log "compressed output"
+KEPTBIG=$IN/kept-$BIGL-$KEY.tar
+OPREP="rm -f $WORK/out.tar.gz $WORK/out.tar.zst $WORK/copy.gz $WORK/copy.zst; sync"
+hf compressed-out --runs "$RUNS" --warmup "$WARMUP" \
+    --prepare "$OPREP; cat $BIG > /dev/null" --prepare "$OPREP; cat $KEPTBIG > /dev/null" \
+    --prepare "$OPREP; cat $BIG > /dev/null" --prepare "$OPREP; cat $KEPTBIG > /dev/null" \
+    -n "ocislim filter -> .tar.gz" "$OCISLIM filter $BIG -o $WORK/out.tar.gz --platform $KEEP2 -q" \
+    -n "pigz -6 kept" "pigz -6 -c $KEPTBIG > $WORK/copy.gz" \
+    -n "ocislim filter -> .tar.zst" "$OCISLIM filter $BIG -o $WORK/out.tar.zst --platform $KEEP2 -q" \
+    -n "zstd -T0 -3 kept" "zstd -q -T0 -3 -c $KEPTBIG > $WORK/copy.zst"
+rm -f "$WORK"/out.tar* "$WORK"/copy.*
 python3 "$TOOLS/peakmem.py" "$OCISLIM" ls "$GZ" >"$RES/mem-gz.txt"
 python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$GZ" -o "$WORK/out.tar" --platform "$KEEP2" -q >"$RES/mem-gzfilter.txt"
 rm -f "$WORK/out.tar"
@@ -455,6 +477,11 @@ rows.append(f"| `ls` of a {gib(sp_app)} sparse archive | `ocislim ls` {fs(ls_s)}
 verdicts.append((f"ls {gib(sp_app)}", "≤ 50 ms", ls_s is not None and ls_s <= 0.050))
 row("gzip input (`ls`, streamed)", "ocislim ls .tar.gz", med(C, "ocislim ls .tar.gz"), "gzip -dc", med(C, "gzip -dc"), "≤ 1.2×", lambda r: r <= 1.2)
 row("zstd input (`ls`, streamed)", "ocislim ls .tar.zst", med(C, "ocislim ls .tar.zst"), "zstd -dc", med(C, "zstd -dc"), "≤ 1.2×", lambda r: r <= 1.2)
+CF = load("compressed-filter"); CO = load("compressed-out")
+row("filter of the .tar.zst to a .tar", "ocislim filter .tar.zst", med(CF, "ocislim filter .tar.zst"), "zstd -dc > file", med(CF, "zstd -dc > file"), "≤ 1.3×", lambda r: r <= 1.3)
+row("filter of the .tar.gz to a .tar", "ocislim filter .tar.gz", med(CF, "ocislim filter .tar.gz"), "pigz -dc > file", med(CF, "pigz -dc > file"), "≤ 1.0×", lambda r: r <= 1.0)
+row("filter 8→2 to a .tar.gz, against pigz -6 of the kept bytes", "ocislim filter -o .tar.gz", med(CO, "ocislim filter -> .tar.gz"), "pigz -6 kept", med(CO, "pigz -6 kept"), "≤ 0.8×", lambda r: r <= 0.8)
+row("filter 8→2 to a .tar.zst, against zstd -T0 -3 of the kept bytes", "ocislim filter -o .tar.zst", med(CO, "ocislim filter -> .tar.zst"), "zstd -T0 -3 kept", med(CO, "zstd -T0 -3 kept"), "≤ 1.0×", lambda r: r <= 1.0)
 row("gzip input against pigz (reference)", "ocislim ls .tar.gz", med(C, "ocislim ls .tar.gz"), "pigz -dc", med(C, "pigz -dc"))
 V = load("verbs")
 row("merge of the eight one-platform archives, verified", "ocislim merge", med(V, "ocislim merge 8"), "cat merged", med(V, "cat merged"), "≤ 1.3×", lambda r: r <= 1.3)
