@@ -24,6 +24,44 @@ pub struct Streamed {
     pub skipped: std::collections::HashSet<String>,
     /// Digests computed while streaming (when asked), by member name and algorithm.
     pub digests: HashMap<(String, Algorithm), Digest>,
+    /// The tar's structure ([`Structure`]), for a second pass to compare against.
+    pub structure: Digest,
+}
+
+/// A digest of a tar stream's structure: every entry's header and data positions, name, type
+/// and size, in order. Two passes over one input that agree on it saw the same members at the
+/// same uncompressed offsets.
+pub struct Structure(Hasher);
+
+impl Structure {
+    pub fn new() -> Structure {
+        Structure(Hasher::new(Algorithm::Sha256))
+    }
+
+    /// Add one entry.
+    pub fn add<R: Read>(&mut self, entry: &tar::Entry<'_, R>) {
+        let path = entry.path_bytes();
+        for n in [
+            entry.raw_header_position(),
+            entry.raw_file_position(),
+            entry.size(),
+            u64::from(entry.header().entry_type().as_byte()),
+            path.len() as u64,
+        ] {
+            self.0.update(&n.to_le_bytes());
+        }
+        self.0.update(&path);
+    }
+
+    pub fn finish(self) -> Digest {
+        self.0.finish()
+    }
+}
+
+impl Default for Structure {
+    fn default() -> Self {
+        Structure::new()
+    }
 }
 
 /// Why a streaming scan gave up.
@@ -55,13 +93,16 @@ pub fn scan<R: Read>(
         arena: Vec::new(),
         skipped: Default::default(),
         digests: HashMap::new(),
+        structure: Structure::new().finish(),
     };
+    let mut structure = Structure::new();
     let mut count = 0usize;
     let mut buf = vec![0u8; 1 << 20];
     for entry in archive.entries().map_err(terr)? {
         let mut entry =
             entry.map_err(|e| StreamError::Failed(super::tar_scan::entry_error(name, count, e)))?;
         count += 1;
+        structure.add(&entry);
         let (raw, member_name, kind) = super::tar_scan::describe(&entry, name)?;
         let size = entry.size();
         let mut offset = 0u64;
@@ -156,5 +197,6 @@ pub fn scan<R: Read>(
     if count == 0 {
         return Err(StreamError::Failed(super::tar_scan::not_a_tar(name)));
     }
+    out.structure = structure.finish();
     Ok(out)
 }
