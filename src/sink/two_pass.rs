@@ -14,7 +14,7 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
 use crate::source::compress::fill;
 use crate::source::replay::{changed, Replay};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
@@ -170,6 +170,9 @@ fn write_blobs(
             (Msg::End, Some(c)) => {
                 c.check(&blobs[c.i])?;
                 blobs[c.i].seen = true;
+                if let Some(h) = out_hash.as_deref_mut() {
+                    h.written(&blobs[c.i], out)?;
+                }
                 cur = None;
             }
             (_, None) => return Err(Error::format("output", "blob bytes out of place")),
@@ -243,13 +246,18 @@ impl Current {
 }
 
 /// The output's sha256 over its prefix written so far, in order: the bytes made here (`fixed`,
-/// in output order) are hashed as the prefix reaches them.
+/// in output order) are hashed as the prefix reaches them, a blob's buffers as they are written
+/// when they extend the prefix, and blobs written out of order are read back from the output
+/// (still in the page cache) once the prefix reaches them, while the other thread decodes.
 struct OutHash<'a> {
     hasher: Hasher,
     /// The length of the prefix hashed.
     at: u64,
     fixed: &'a [(u64, Vec<u8>)],
     next: usize,
+    /// Blobs written past the prefix, not hashed yet: output offset and length.
+    ahead: BTreeMap<u64, u64>,
+    buf: Vec<u8>,
 }
 
 impl<'a> OutHash<'a> {
@@ -259,6 +267,8 @@ impl<'a> OutHash<'a> {
             at: 0,
             fixed,
             next: 0,
+            ahead: BTreeMap::new(),
+            buf: Vec::new(),
         };
         h.advance(0);
         h
@@ -274,19 +284,34 @@ impl<'a> OutHash<'a> {
         }
     }
 
-    /// Hash the rest of the output (the blobs written out of order, and what follows them) by
-    /// reading it back.
-    fn finish(mut self, out: &File, total: u64) -> Result<Digest> {
-        let mut buf = vec![0u8; BUF];
-        while self.at < total {
-            let want = buf
-                .len()
-                .min(usize::try_from(total - self.at).unwrap_or(BUF));
-            out.read_exact_at(&mut buf[..want], self.at)
-                .map_err(|e| Error::io("output", e))?;
-            self.hasher.update(&buf[..want]);
-            self.at += want as u64;
+    /// Blob `b` is all written: note where it lies past the prefix, and hash what the prefix
+    /// can now reach.
+    fn written(&mut self, b: &Blob<'_>, out: &File) -> Result<()> {
+        for &o in b.outs.iter().filter(|&&o| o >= self.at) {
+            self.ahead.insert(o, b.size);
         }
+        while let Some(len) = self.ahead.remove(&self.at) {
+            self.read_back(out, self.at + len)?;
+        }
+        Ok(())
+    }
+
+    /// Hash the output from the prefix up to `end` by reading it back.
+    fn read_back(&mut self, out: &File, end: u64) -> Result<()> {
+        self.buf.resize(BUF, 0);
+        while self.at < end {
+            let want = BUF.min(usize::try_from(end - self.at).unwrap_or(BUF));
+            out.read_exact_at(&mut self.buf[..want], self.at)
+                .map_err(|e| Error::io("output", e))?;
+            self.hasher.update(&self.buf[..want]);
+            self.advance(want as u64);
+        }
+        Ok(())
+    }
+
+    /// Hash the rest of the output (what follows the last blob) and give the digest.
+    fn finish(mut self, out: &File, total: u64) -> Result<Digest> {
+        self.read_back(out, total)?;
         Ok(self.hasher.finish())
     }
 }

@@ -1,6 +1,7 @@
 //! Getting bytes out of an image archive without extracting it: the member table of a tar file
-//! scanned in place, a decompressed spool for gzip/zstd/stdin input, or an OCI layout directory.
-//! Everything above this module sees members by name and reads byte ranges.
+//! scanned in place, a decompressed spool for gzip/zstd/stdin input, the documents of a decoded
+//! stream kept in memory (with, for a compressed file, a second pass over it: [`replay`]), or an
+//! OCI layout directory. Everything above this module sees members by name and reads byte ranges.
 
 pub mod compress;
 pub mod dir;
