@@ -200,3 +200,41 @@ pub fn scan<R: Read>(
     out.structure = structure.finish();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar of `(name, bytes)` members, in order.
+    fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn structure(members: &[(&str, &[u8])]) -> Digest {
+        match scan(&tar(members)[..], "t", false) {
+            Ok(s) => s.structure,
+            Err(_) => panic!("scan failed"),
+        }
+    }
+
+    #[test]
+    fn the_structure_changes_with_names_order_and_sizes_but_not_contents() {
+        let base = structure(&[("a", b"{}"), ("b", b"xyz")]);
+        assert_eq!(base, structure(&[("a", b"[]"), ("b", b"XYZ")]));
+        for other in [
+            structure(&[("b", b"xyz"), ("a", b"{}")]),
+            structure(&[("a", b"{}"), ("c", b"xyz")]),
+            structure(&[("a", b"{} "), ("b", b"xyz")]),
+            structure(&[("a", b"{}"), ("b", b"xyz"), ("c", b"")]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+}
