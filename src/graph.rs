@@ -145,6 +145,12 @@ impl Graph {
         Graph::build(Archive::open_streaming(path, hash)?)
     }
 
+    /// Open to write an uncompressed file: a compressed input file is read twice instead of
+    /// spooled (see [`Archive::open_two_pass`]).
+    pub fn open_two_pass(path: &str) -> Result<Graph> {
+        Graph::build(Archive::open_two_pass(path)?)
+    }
+
     /// Build the graph of an opened archive.
     pub fn build(archive: Archive) -> Result<Graph> {
         let has = |n: &str| archive.members().get(n).map(|m| m.kind.clone());

@@ -12,7 +12,15 @@ use ocislim::{Graph, Result};
 
 pub fn run(a: FilterArgs) -> Result<()> {
     let (opts, target, wopts) = write_options(&a.write)?;
-    let g = Graph::open(&a.archive)?;
+    // A compressed input file is read twice rather than spooled when the output is a plain
+    // file; a dry run hashes the blobs without writing them, which the spool serves.
+    let two_pass = matches!(target, Target::File(_))
+        && wopts.compression == OutCompression::None
+        && !a.write.out.dry_run;
+    let g = match two_pass {
+        true => Graph::open_two_pass(&a.archive)?,
+        false => Graph::open(&a.archive)?,
+    };
     let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.out.dry_run)?;
     print_report(&a.write.out, &target, &report)
 }

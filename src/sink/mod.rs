@@ -10,6 +10,7 @@ pub mod dir;
 pub mod parallel;
 pub mod tar_writer;
 pub mod target;
+pub mod two_pass;
 pub mod write;
 
 pub use compress::OutCompression;

@@ -1,7 +1,8 @@
 //! Drives the writing of a [`Plan`]: lays out the tar (headers, contents, padding) and writes it
 //! to an atomic file or stdout, verifying every input blob's digest and hashing the output on
 //! the way, so the report can give the output's sha256 without reading it back. An uncompressed
-//! tar input written to an uncompressed file takes the parallel path ([`super::parallel`]);
+//! tar input written to an uncompressed file takes the parallel path ([`super::parallel`]), a
+//! gzip or zstd input file opened for two passes the second pass ([`super::two_pass`]);
 //! everything else is one ordered stream, each blob hashed from the buffer written ([`super::copy`]).
 
 use super::atomic::AtomicFile;
@@ -9,6 +10,7 @@ use super::compress::{self, OutCompression};
 use super::copy;
 use super::parallel;
 use super::tar_writer::{header_bytes, padding, TRAILER};
+use super::two_pass;
 use crate::digest::check::check_blobs;
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::error::{Error, Result};
@@ -49,7 +51,7 @@ pub struct Written {
 }
 
 /// One span of the output stream (the parallel copy cuts blobs into `parallel` pieces).
-enum Span<'a> {
+pub(super) enum Span<'a> {
     Bytes(Vec<u8>),
     Borrowed(&'a [u8]),
     /// A range of the input, and the digest it must have.
@@ -262,17 +264,15 @@ pub fn write(
         Target::File(path) => {
             let name = path.display().to_string();
             let mut af = AtomicFile::create(path)?;
-            let direct = opts.compression == OutCompression::None && all_tar(inputs, plan);
-            let written = match direct {
-                true => write_direct(
-                    inputs,
-                    single_input(inputs, plan),
-                    &pieces,
-                    af.file(),
-                    opts,
-                    &pb,
-                ),
-                false => write_streamed(inputs, &pieces, af.file(), opts, &pb),
+            let plain = opts.compression == OutCompression::None;
+            let single = single_input(inputs, plan);
+            let replay = single.and_then(|a| a.replay().map(|r| (a, r)));
+            let written = match (plain && all_tar(inputs, plan), replay) {
+                (true, _) => write_direct(inputs, single, &pieces, af.file(), opts, &pb),
+                (false, Some((a, r))) if plain => {
+                    two_pass::write(&a.name, r, &pieces, af.file(), opts, &pb)
+                }
+                _ => write_streamed(inputs, &pieces, af.file(), opts, &pb),
             }
             .map_err(|e| relabel(e, &name))?;
             af.commit()?;
@@ -281,6 +281,57 @@ pub fn write(
     };
     pb.finish_and_clear();
     result
+}
+
+/// An input range of the output and where it goes.
+pub(super) struct Placed<'a> {
+    pub out_off: u64,
+    pub loc: &'a Loc,
+    pub digest: Option<&'a Digest>,
+}
+
+/// Where every piece of the output goes.
+pub(super) struct Placement<'a> {
+    /// The bytes made here, merged into runs, with their offsets (in output order).
+    pub fixed: Vec<(u64, Vec<u8>)>,
+    /// The input ranges.
+    pub blobs: Vec<Placed<'a>>,
+    /// The output's length.
+    pub len: u64,
+}
+
+/// The output offset of every piece.
+pub(super) fn place<'a>(pieces: &'a [Span<'a>]) -> Placement<'a> {
+    let mut fixed: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut blobs = Vec::new();
+    let mut off = 0u64;
+    let mut run: Option<(u64, Vec<u8>)> = None;
+    for p in pieces {
+        let bytes: &[u8] = match p {
+            Span::Bytes(b) => b,
+            Span::Borrowed(b) => b,
+            Span::Input(loc, digest) => {
+                fixed.extend(run.take());
+                blobs.push(Placed {
+                    out_off: off,
+                    loc,
+                    digest: *digest,
+                });
+                off += loc.size;
+                continue;
+            }
+        };
+        run.get_or_insert_with(|| (off, Vec::new()))
+            .1
+            .extend_from_slice(bytes);
+        off += bytes.len() as u64;
+    }
+    fixed.extend(run.take());
+    Placement {
+        fixed,
+        blobs,
+        len: off,
+    }
 }
 
 /// Uncompressed tar inputs to an uncompressed file: every piece goes to its precomputed offset,
@@ -295,37 +346,25 @@ fn write_direct(
     opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
-    let mut fixed: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut jobs = Vec::new();
-    let mut off = 0u64;
-    let mut run: Option<(u64, Vec<u8>)> = None;
-    for p in pieces {
-        let bytes: &[u8] = match p {
-            Span::Bytes(b) => b,
-            Span::Borrowed(b) => b,
-            Span::Input(loc, digest) => {
-                fixed.extend(run.take());
-                let Some(input) = inputs.get(loc.input).and_then(|a| a.tar_file()) else {
-                    return Err(Error::format(&loc.member, "its input is not a tar file"));
-                };
-                jobs.push(parallel::Job {
-                    input,
-                    member: &loc.member,
-                    in_off: loc.offset,
-                    out_off: off,
-                    len: loc.size,
-                    expect: if opts.verify { *digest } else { None },
-                });
-                off += loc.size;
-                continue;
-            }
+    let Placement {
+        fixed,
+        blobs,
+        len: off,
+    } = place(pieces);
+    let mut jobs = Vec::with_capacity(blobs.len());
+    for b in blobs {
+        let Some(input) = inputs.get(b.loc.input).and_then(|a| a.tar_file()) else {
+            return Err(Error::format(&b.loc.member, "its input is not a tar file"));
         };
-        run.get_or_insert_with(|| (off, Vec::new()))
-            .1
-            .extend_from_slice(bytes);
-        off += bytes.len() as u64;
+        jobs.push(parallel::Job {
+            input,
+            member: &b.loc.member,
+            in_off: b.loc.offset,
+            out_off: b.out_off,
+            len: b.loc.size,
+            expect: if opts.verify { b.digest } else { None },
+        });
     }
-    fixed.extend(run.take());
     let fixed: Vec<parallel::Fixed<'_>> = fixed
         .iter()
         .map(|(o, b)| parallel::Fixed {

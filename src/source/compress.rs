@@ -247,7 +247,7 @@ fn pipelined<R: Read>(mut input: R, out: &std::fs::File, read: impl Fn() -> u64)
 
 /// Read until `buf` is full or the input ends: how many bytes were read, and the error that
 /// stopped it early, if any.
-fn fill<R: Read>(input: &mut R, buf: &mut [u8]) -> (usize, io::Result<()>) {
+pub fn fill<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> (usize, io::Result<()>) {
     let mut n = 0;
     while n < buf.len() {
         match input.read(&mut buf[n..]) {

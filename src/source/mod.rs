@@ -1,10 +1,12 @@
 //! Getting bytes out of an image archive without extracting it: the member table of a tar file
-//! scanned in place, a decompressed spool for gzip/zstd/stdin input, or an OCI layout directory.
-//! Everything above this module sees members by name and reads byte ranges.
+//! scanned in place, a decompressed spool for gzip/zstd/stdin input, the documents of a decoded
+//! stream kept in memory (with, for a compressed file, a second pass over it: [`replay`]), or an
+//! OCI layout directory. Everything above this module sees members by name and reads byte ranges.
 
 pub mod compress;
 pub mod dir;
 pub mod paths;
+pub mod replay;
 pub mod stream;
 pub mod tar_scan;
 
@@ -16,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use compress::Compression;
+pub use compress::{Compression, Prefetch};
 
 /// What a member of the archive is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +67,8 @@ enum Backing {
         digests:
             std::collections::HashMap<(String, crate::digest::Algorithm), crate::digest::Digest>,
         size: u64,
+        /// How to decode the input again, when it is a file ([`Archive::open_two_pass`]).
+        replay: Option<replay::Replay>,
     },
 }
 
@@ -149,38 +153,6 @@ impl Archive {
     /// `hash` every member's digest is computed on the way. Falls back to spooling a file whose
     /// documents do not fit in memory.
     pub fn open_streaming(path: &str, hash: bool) -> Result<Archive> {
-        let stream = |mut input: compress::Prefetch| -> Result<Option<Archive>> {
-            let compression = compress::peek(&mut input).map_err(|e| Error::io(path, e))?;
-            let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let decoded = compress::decoder(input, compression).map_err(|e| Error::io(path, e))?;
-            let counting = Counting {
-                inner: decoded,
-                count: count.clone(),
-            };
-            match stream::scan(counting, path, hash) {
-                Ok(s) => Ok(Some(Archive {
-                    name: path.to_string(),
-                    compression,
-                    backing: Backing::Memory {
-                        arena: s.arena,
-                        skipped: s.skipped,
-                        digests: s.digests,
-                        size: count.load(std::sync::atomic::Ordering::Relaxed),
-                    },
-                    members: s.members,
-                    _spool: None,
-                    map: Default::default(),
-                })),
-                Err(stream::StreamError::TooBig) => Ok(None),
-                Err(stream::StreamError::Failed(e)) => Err(match (compression, e) {
-                    (Compression::None, e) => e,
-                    (c, Error::Tar(m)) if !m.contains("duplicate member") => {
-                        Error::NotAnArchive(format!("cannot decompress {} stream: {m}", c.name()))
-                    }
-                    (_, e) => e,
-                }),
-            }
-        };
         let from_pipe = |a: Option<Archive>| {
             a.ok_or_else(|| {
                 Error::format(
@@ -190,7 +162,12 @@ impl Archive {
             })
         };
         if path == "-" {
-            return from_pipe(stream(compress::Prefetch::new(io::stdin()))?);
+            return from_pipe(Self::streamed(
+                path,
+                Prefetch::new(io::stdin()),
+                hash,
+                None,
+            )?);
         }
         let p = Path::new(path);
         let meta = std::fs::metadata(p).map_err(|e| Error::io(path, e))?;
@@ -199,15 +176,91 @@ impl Archive {
         }
         if !meta.is_file() {
             let pipe = File::open(p).map_err(|e| Error::io(path, e))?;
-            return from_pipe(stream(compress::Prefetch::new(pipe))?);
+            return from_pipe(Self::streamed(path, Prefetch::new(pipe), hash, None)?);
         }
-        let mut file = File::open(p).map_err(|e| Error::io(path, e))?;
+        Self::open_file_streaming(path, hash, false)
+    }
+
+    /// Open for writing an uncompressed file (`filter`): like [`Archive::open`], but a gzip or
+    /// zstd FILE is read twice instead of spooled — now for its documents (as
+    /// [`Archive::open_streaming`]), and again by the sink for the blobs it writes
+    /// ([`Archive::replay`]). Such an archive can only be written to an uncompressed file.
+    /// Standard input and pipes are spooled, as by [`Archive::open`].
+    pub fn open_two_pass(path: &str) -> Result<Archive> {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => Self::open_file_streaming(path, false, true),
+            _ => Archive::open(path),
+        }
+    }
+
+    /// [`Archive::open_streaming`] of a regular file (kept open for a second pass when
+    /// `replay`), which falls back to [`Archive::open`] when it is not compressed or its
+    /// documents do not fit in memory.
+    fn open_file_streaming(path: &str, hash: bool, replay: bool) -> Result<Archive> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         if compress::sniff(&mut file).map_err(|e| Error::io(path, e))? == Compression::None {
             return Archive::open(path);
         }
-        match stream(compress::Prefetch::new(file))? {
+        let file = Arc::new(file);
+        let input = file.try_clone().map_err(|e| Error::io(path, e))?;
+        let keep = replay.then_some(file);
+        match Self::streamed(path, Prefetch::new(input), hash, keep)? {
             Some(a) => Ok(a),
             None => Archive::open(path),
+        }
+    }
+
+    /// Decode `input` as a stream ([`stream::scan`]); `None` when its documents do not fit in
+    /// memory. With `file`, the archive keeps it for a second pass.
+    fn streamed(
+        path: &str,
+        mut input: Prefetch,
+        hash: bool,
+        file: Option<Arc<File>>,
+    ) -> Result<Option<Archive>> {
+        let compression = compress::peek(&mut input).map_err(|e| Error::io(path, e))?;
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let decoded = compress::decoder(input, compression).map_err(|e| Error::io(path, e))?;
+        let counting = Counting {
+            inner: decoded,
+            count: count.clone(),
+        };
+        match stream::scan(counting, path, hash) {
+            Ok(s) => Ok(Some(Archive {
+                name: path.to_string(),
+                compression,
+                backing: Backing::Memory {
+                    arena: s.arena,
+                    skipped: s.skipped,
+                    digests: s.digests,
+                    size: count.load(std::sync::atomic::Ordering::Relaxed),
+                    replay: file.map(|file| replay::Replay {
+                        file,
+                        compression,
+                        structure: s.structure,
+                    }),
+                },
+                members: s.members,
+                _spool: None,
+                map: Default::default(),
+            })),
+            Err(stream::StreamError::TooBig) => Ok(None),
+            Err(stream::StreamError::Failed(e)) => Err(match (compression, e) {
+                (Compression::None, e) => e,
+                (c, Error::Tar(m)) if !m.contains("duplicate member") => {
+                    Error::NotAnArchive(format!("cannot decompress {} stream: {m}", c.name()))
+                }
+                (_, e) => e,
+            }),
+        }
+    }
+
+    /// How to decode the input a second time, for an archive opened by
+    /// [`Archive::open_two_pass`] from a compressed file.
+    pub fn replay(&self) -> Option<&replay::Replay> {
+        match &self.backing {
+            Backing::Memory { replay, .. } => replay.as_ref(),
+            _ => None,
         }
     }
 

@@ -24,6 +24,44 @@ pub struct Streamed {
     pub skipped: std::collections::HashSet<String>,
     /// Digests computed while streaming (when asked), by member name and algorithm.
     pub digests: HashMap<(String, Algorithm), Digest>,
+    /// The tar's structure ([`Structure`]), for a second pass to compare against.
+    pub structure: Digest,
+}
+
+/// A digest of a tar stream's structure: every entry's header and data positions, name, type
+/// and size, in order. Two passes over one input that agree on it saw the same members at the
+/// same uncompressed offsets.
+pub struct Structure(Hasher);
+
+impl Structure {
+    pub fn new() -> Structure {
+        Structure(Hasher::new(Algorithm::Sha256))
+    }
+
+    /// Add one entry.
+    pub fn add<R: Read>(&mut self, entry: &tar::Entry<'_, R>) {
+        let path = entry.path_bytes();
+        for n in [
+            entry.raw_header_position(),
+            entry.raw_file_position(),
+            entry.size(),
+            u64::from(entry.header().entry_type().as_byte()),
+            path.len() as u64,
+        ] {
+            self.0.update(&n.to_le_bytes());
+        }
+        self.0.update(&path);
+    }
+
+    pub fn finish(self) -> Digest {
+        self.0.finish()
+    }
+}
+
+impl Default for Structure {
+    fn default() -> Self {
+        Structure::new()
+    }
 }
 
 /// Why a streaming scan gave up.
@@ -55,13 +93,16 @@ pub fn scan<R: Read>(
         arena: Vec::new(),
         skipped: Default::default(),
         digests: HashMap::new(),
+        structure: Structure::new().finish(),
     };
+    let mut structure = Structure::new();
     let mut count = 0usize;
     let mut buf = vec![0u8; 1 << 20];
     for entry in archive.entries().map_err(terr)? {
         let mut entry =
             entry.map_err(|e| StreamError::Failed(super::tar_scan::entry_error(name, count, e)))?;
         count += 1;
+        structure.add(&entry);
         let (raw, member_name, kind) = super::tar_scan::describe(&entry, name)?;
         let size = entry.size();
         let mut offset = 0u64;
@@ -156,5 +197,44 @@ pub fn scan<R: Read>(
     if count == 0 {
         return Err(StreamError::Failed(super::tar_scan::not_a_tar(name)));
     }
+    out.structure = structure.finish();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar of `(name, bytes)` members, in order.
+    fn tar(members: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in members {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, name, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn structure(members: &[(&str, &[u8])]) -> Digest {
+        match scan(&tar(members)[..], "t", false) {
+            Ok(s) => s.structure,
+            Err(_) => panic!("scan failed"),
+        }
+    }
+
+    #[test]
+    fn the_structure_changes_with_names_order_and_sizes_but_not_contents() {
+        let base = structure(&[("a", b"{}"), ("b", b"xyz")]);
+        assert_eq!(base, structure(&[("a", b"[]"), ("b", b"XYZ")]));
+        for other in [
+            structure(&[("b", b"xyz"), ("a", b"{}")]),
+            structure(&[("a", b"{}"), ("c", b"xyz")]),
+            structure(&[("a", b"{} "), ("b", b"xyz")]),
+            structure(&[("a", b"{}"), ("b", b"xyz"), ("c", b"")]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
 }

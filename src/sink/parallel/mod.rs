@@ -37,7 +37,8 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
-use sys::{kernel_copy, preallocate};
+use sys::kernel_copy;
+pub(crate) use sys::preallocate;
 use thread::Ctx;
 use work::Work;
 

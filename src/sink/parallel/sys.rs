@@ -65,7 +65,7 @@ pub(super) fn kernel_copy(input: &File, out: &File, job: &Job<'_>) -> Result<boo
 /// Reserve the output's blocks before writing it: buffered writes into allocated blocks cost the
 /// file system less than delayed allocation does (measured: 20 % less time writing 0.45 GB on
 /// ext4), and a disk too small fails at once. File systems that cannot are left alone.
-pub(super) fn preallocate(out: &File, len: u64) -> std::io::Result<()> {
+pub(crate) fn preallocate(out: &File, len: u64) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::io::AsRawFd;
