@@ -30,6 +30,7 @@
 mod common;
 
 use common::{listing, sha256};
+use ocislim_testgen::noise;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -430,19 +431,6 @@ fn gzip(b: &[u8]) -> Vec<u8> {
 
 fn zstd(b: &[u8]) -> Vec<u8> {
     zstd::encode_all(b, 3).unwrap()
-}
-
-/// Deterministic junk.
-fn junk(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -928,12 +916,12 @@ fn files_that_are_not_tars() {
         ("empty", Vec::new()),
         ("one byte", b"x".to_vec()),
         ("text", b"hello, I am not a tar file\n".to_vec()),
-        ("one junk block", junk(512, 1)),
-        ("junk", junk(10_000, 2)),
+        ("one junk block", noise(1, 512)),
+        ("junk", noise(2, 10_000)),
         ("zero blocks", vec![0; 1024]),
         ("png", {
             let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-            v.extend(junk(3000, 3));
+            v.extend(noise(3, 3000));
             v
         }),
         ("json", to_vec(&json!({"manifests": []}))),
@@ -970,27 +958,27 @@ fn gzip_and_zstd_garbage() {
         ("gzip magic only", vec![0x1f, 0x8b]),
         (
             "gzip magic + junk",
-            [&[0x1f, 0x8b][..], &junk(5000, 4)].concat(),
+            [&[0x1f, 0x8b][..], &noise(4, 5000)].concat(),
         ),
         (
             "gzip header + junk deflate",
-            [&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3][..], &junk(5000, 5)].concat(),
+            [&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3][..], &noise(5, 5000)].concat(),
         ),
         ("gzip truncated", gz[..gz.len() / 2].to_vec()),
-        ("gzip of junk", gzip(&junk(5000, 6))),
+        ("gzip of junk", gzip(&noise(6, 5000))),
         ("gzip of nothing", gzip(b"")),
         ("zstd magic only", vec![0x28, 0xb5, 0x2f, 0xfd]),
         (
             "zstd magic + junk",
-            [&[0x28, 0xb5, 0x2f, 0xfd][..], &junk(5000, 7)].concat(),
+            [&[0x28, 0xb5, 0x2f, 0xfd][..], &noise(7, 5000)].concat(),
         ),
         ("zstd truncated", zs[..zs.len() / 2].to_vec()),
-        ("zstd of junk", zstd(&junk(5000, 8))),
+        ("zstd of junk", zstd(&noise(8, 5000))),
     ];
     // Valid gzip followed by junk: MultiGzDecoder reads the junk as a second member.
     let mut gz_tail = gz.clone();
     gz_tail.extend_from_slice(&[0x1f, 0x8b]);
-    gz_tail.extend(junk(100, 9));
+    gz_tail.extend(noise(9, 100));
     inputs.push(("gzip + junk member", gz_tail));
     // A zstd frame that asks for a 2 GiB window (decoder refuses, no huge allocation).
     inputs.push((
@@ -998,7 +986,7 @@ fn gzip_and_zstd_garbage() {
         [
             &[0x28, 0xb5, 0x2f, 0xfd][..],
             &[0x00, 0xf8], // no checksum/single-segment; window descriptor exponent 31
-            &junk(64, 10),
+            &noise(10, 64),
         ]
         .concat(),
     ));
@@ -1357,7 +1345,7 @@ fn duplicate_members() {
 #[test]
 fn unknown_media_types_are_kept_as_opaque_blobs() {
     let img = Image::new();
-    let opaque = junk(3000, 11);
+    let opaque = noise(11, 3000);
     let json_thing = to_vec(&json!({"hello": "world", "manifests": "not an array"}));
     let mut weird_layer_manifest = serde_json::from_slice::<Value>(&img.manifest).unwrap();
     weird_layer_manifest["layers"][0]["mediaType"] = json!("application/x-made-up");
@@ -1520,7 +1508,7 @@ fn output_on_a_read_only_file_system() {
 /// ENOSPC while writing: exit 1, nothing new at OUT, the previous OUT intact, no temp file.
 #[test]
 fn output_on_a_full_file_system() {
-    let layer = junk(1 << 20, 12);
+    let layer = noise(12, 1 << 20);
     let config = to_vec(&json!({"architecture": "amd64", "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}}));
     let img = Image::with(layer, config);
@@ -1552,7 +1540,7 @@ fn output_on_a_full_file_system() {
 /// its bytes.
 #[test]
 fn sigkill_mid_write_leaves_out_untouched() {
-    use ocislim::testgen::{self, ArchiveSpec};
+    use ocislim_testgen::{self as testgen, ArchiveSpec};
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("big.tar");
     let spec = ArchiveSpec {
