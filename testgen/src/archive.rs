@@ -199,16 +199,24 @@ fn platform_manifest(b: &mut Builder, mt: &MediaTypes, ps: &PlatformSpec) -> Wri
 
 /// A BuildKit attestation manifest for `m`; returns its index descriptor.
 fn attestation(b: &mut Builder, m: &Written, missing: bool) -> Value {
-    let statement = json!({"_type": "https://in-toto.io/Statement/v0.1", "subject": [{"digest": {"sha256": m.digest.hex()}}]});
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "subject": [{"digest": {"sha256": m.digest.hex()}}],
+    });
     let att_layer = serde_json::to_vec(&statement).unwrap_or_default();
     let al = att_layer.len();
     let ald = b.add(att_layer);
-    let (acd, acs) = b.add_json(&json!({"architecture": "unknown", "os": "unknown", "config": {}, "rootfs": {"type": "layers", "diff_ids": [ald.to_string()]}}));
+    let (acd, acs) = b.add_json(&json!({
+        "architecture": "unknown", "os": "unknown", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [ald.to_string()]},
+    }));
     let am = json!({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": OCI_CONFIG, "digest": acd.to_string(), "size": acs},
-        "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": ald.to_string(), "size": al,
-                    "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+        "layers": [{
+            "mediaType": "application/vnd.in-toto+json", "digest": ald.to_string(), "size": al,
+            "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+        }],
     });
     let (amd, ams) = b.add_json(&am);
     if missing {
@@ -216,7 +224,10 @@ fn attestation(b: &mut Builder, m: &Written, missing: bool) -> Value {
     }
     json!({
         "mediaType": OCI_MANIFEST, "digest": amd.to_string(), "size": ams,
-        "annotations": {"vnd.docker.reference.digest": m.digest.to_string(), "vnd.docker.reference.type": "attestation-manifest"},
+        "annotations": {
+            "vnd.docker.reference.digest": m.digest.to_string(),
+            "vnd.docker.reference.type": "attestation-manifest",
+        },
         "platform": {"architecture": "unknown", "os": "unknown"},
     })
 }
@@ -231,8 +242,13 @@ fn referrer(b: &mut Builder, m: &Written, subject_type: &str) -> Value {
     let rm = json!({
         "schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "artifactType": "application/vnd.example.signature",
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": ecd.to_string(), "size": ecs},
-        "layers": [{"mediaType": "application/vnd.example.signature", "digest": sd.to_string(), "size": sl}],
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": ecd.to_string(), "size": ecs,
+        },
+        "layers": [{
+            "mediaType": "application/vnd.example.signature", "digest": sd.to_string(), "size": sl,
+        }],
         "subject": {"mediaType": subject_type, "digest": m.digest.to_string(), "size": m.size},
     });
     let (rmd, rms) = b.add_json(&rm);
@@ -341,7 +357,8 @@ fn manifest_json(entries: &[DockerEntry]) -> Vec<u8> {
                         .collect()
                 })
                 .unwrap_or_default();
-            json!({"Config": e.config.blob_path(), "RepoTags": e.name.iter().collect::<Vec<_>>(), "Layers": ls})
+            let tags: Vec<&String> = e.name.iter().collect();
+            json!({"Config": e.config.blob_path(), "RepoTags": tags, "Layers": ls})
         })
         .collect();
     serde_json::to_vec(&entries).unwrap_or_default()

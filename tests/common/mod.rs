@@ -221,8 +221,9 @@ pub fn out_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
 pub use ocislim_testgen::PLATFORMS;
 
 /// A generated archive of one image, `example.com/app:1`, with the platforms `PLATFORMS[i]` for
-/// each `i` given (the tests take the first four): each has a 3000-byte layer they all share and a small one of its own, and
-/// the even-numbered ones an attestation. `docker` adds Docker's manifest.json.
+/// each `i` given (the tests take the first four): each has a 3000-byte layer they all share
+/// and a small one of its own, and the even-numbered ones an attestation. `docker` adds
+/// Docker's manifest.json.
 pub fn one_image(
     platforms: &[usize],
     shape: ocislim_testgen::Shape,
