@@ -3,58 +3,37 @@
 //! parsing and matching, and building the content graph.
 //!
 //! `cargo bench --bench hot` (about a minute on the 2-core machine); `cargo bench --bench hot --
-//! --test` runs each once as a smoke test. The archives are generated with `ocislim::testgen`
+//! --test` runs each once as a smoke test. The archives are generated with `ocislim_testgen`
 //! into a temporary directory that is removed at the end.
 
 use criterion::{black_box, BenchmarkId, Criterion, Throughput};
 use ocislim::digest::{Algorithm, Hasher};
 use ocislim::platform::{Matcher, Platform};
 use ocislim::source::Archive;
-use ocislim::testgen::{write_archive, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use ocislim::Graph;
+use ocislim_testgen::{noise, oci_image, write_archive, ArchiveSpec, ImageSpec, LayerSpec};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const PLATFORMS: [&str; 8] = [
-    "linux/amd64",
-    "linux/arm64/v8",
-    "linux/arm/v7",
-    "linux/s390x",
-    "linux/ppc64le",
-    "linux/386",
-    "linux/riscv64",
-    "linux/arm/v6",
-];
-
 /// An image with `n` platforms, each with three small own layers and one shared layer; seeds
 /// depend on `image` so that images do not deduplicate into one.
 fn image(image: u64, n: usize, layer: u64) -> ImageSpec {
-    ImageSpec {
-        name: Some(format!("example.com/bench/img{image}:1")),
-        shape: Shape::OciIndex,
-        platforms: PLATFORMS
-            .iter()
-            .take(n)
-            .enumerate()
-            .map(|(i, p)| {
-                let seed = 10_000 * (image + 1) + 10 * i as u64;
-                let mut layers: Vec<LayerSpec> = (0..3)
-                    .map(|j| LayerSpec {
-                        size: layer,
-                        seed: seed + j,
-                    })
-                    .collect();
-                layers.push(LayerSpec {
-                    size: layer / 2 + 1,
-                    seed: 10_000 * (image + 1) + 9_999,
-                });
-                let mut ps = PlatformSpec::new(p, layers);
-                ps.attestation = true;
-                ps
+    let name = format!("example.com/bench/img{image}:1");
+    oci_image(&name, n, true, |i| {
+        let seed = 10_000 * (image + 1) + 10 * i as u64;
+        let mut layers: Vec<LayerSpec> = (0..3)
+            .map(|j| LayerSpec {
+                size: layer,
+                seed: seed + j,
             })
-            .collect(),
-    }
+            .collect();
+        layers.push(LayerSpec {
+            size: layer / 2 + 1,
+            seed: 10_000 * (image + 1) + 9_999,
+        });
+        layers
+    })
 }
 
 fn write(path: &Path, spec: &ArchiveSpec) {
@@ -122,15 +101,7 @@ fn bench_tar_scan(c: &mut Criterion, fx: &Fixtures) {
 
 fn bench_sha256(c: &mut Criterion) {
     const LEN: usize = 64 << 20;
-    let mut buf = vec![0u8; LEN];
-    // Cheap non-constant contents.
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for chunk in buf.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    let buf = noise(1, LEN);
     let mut g = c.benchmark_group("sha256");
     g.throughput(Throughput::Bytes(LEN as u64));
     // ~50 ms an iteration: give the 10 samples room.
@@ -186,9 +157,7 @@ fn bench_copy(c: &mut Criterion, fx: &Fixtures) {
     let mut blobs = Vec::new();
     let mut off = 512u64;
     for i in 0..4 {
-        let mut b = Vec::with_capacity(BLOB);
-        std::io::Read::read_to_end(&mut ocislim::testgen::Noise::new(i, BLOB as u64), &mut b)
-            .expect("noise");
+        let b = noise(i, BLOB);
         input.write_all_at(&b, off).expect("write bench input");
         blobs.push((off, ocislim::digest::Digest::sha256_of(&b)));
         off += BLOB as u64 + 1024;

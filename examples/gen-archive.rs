@@ -2,7 +2,7 @@
 //!
 //! `cargo run --release --example gen-archive -- OUT.tar PLATFORMS LAYER_BYTES [--attest] [--docker]`
 
-use ocislim::testgen::{multi_platform, write_archive, ArchiveSpec};
+use ocislim_testgen::{multi_platform, write_archive, ArchiveSpec};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();

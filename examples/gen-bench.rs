@@ -10,18 +10,7 @@
 //! issue 6. The same arguments always give the same bytes (layer contents are xorshift noise
 //! seeded by platform and layer index).
 
-use ocislim::testgen::{write_archive, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
-
-const PLATFORMS: [&str; 8] = [
-    "linux/amd64",
-    "linux/arm64/v8",
-    "linux/arm/v7",
-    "linux/s390x",
-    "linux/ppc64le",
-    "linux/386",
-    "linux/riscv64",
-    "linux/arm/v6",
-];
+use ocislim_testgen::{oci_image, write_archive, ArchiveSpec, LayerSpec, PLATFORMS};
 
 fn usage() -> ! {
     eprintln!(
@@ -50,34 +39,23 @@ fn main() -> std::io::Result<()> {
         usage();
     }
     let attest = args.iter().any(|a| a == "--attest");
-    let platforms = PLATFORMS
-        .iter()
-        .take(n)
-        .enumerate()
-        .map(|(i, p)| {
-            let mut ls: Vec<LayerSpec> = (0..layers)
-                .map(|j| LayerSpec {
-                    size: layer_bytes,
-                    seed: 1000 + (i as u64) * 100 + j,
-                })
-                .collect();
-            if shared_bytes > 0 {
-                ls.push(LayerSpec {
-                    size: shared_bytes,
-                    seed: 7,
-                });
-            }
-            let mut ps = PlatformSpec::new(p, ls);
-            ps.attestation = attest;
-            ps
-        })
-        .collect();
+    let image = oci_image("example.com/bench:1", n, attest, |i| {
+        let mut ls: Vec<LayerSpec> = (0..layers)
+            .map(|j| LayerSpec {
+                size: layer_bytes,
+                seed: 1000 + (i as u64) * 100 + j,
+            })
+            .collect();
+        if shared_bytes > 0 {
+            ls.push(LayerSpec {
+                size: shared_bytes,
+                seed: 7,
+            });
+        }
+        ls
+    });
     let spec = ArchiveSpec {
-        images: vec![ImageSpec {
-            name: Some("example.com/bench:1".into()),
-            shape: Shape::OciIndex,
-            platforms,
-        }],
+        images: vec![image],
         docker_manifest: args.iter().any(|a| a == "--docker"),
         orphans: 0,
         containerd_names: true,

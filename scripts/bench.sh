@@ -116,7 +116,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Inputs are keyed by the generators' sources, so a changed generator regenerates them.
-KEY=$(cat "$ROOT/examples/gen-bench.rs" "$ROOT/src/testgen.rs" | sha256sum | cut -c1-10)
+KEY=$(cat "$ROOT/examples/gen-bench.rs" "$ROOT"/testgen/src/*.rs | sha256sum | cut -c1-10)
 
 # --- helper programs (written here so the script stays one file) ----------------------------
 cat >"$TOOLS/sparse.py" <<'PY'

@@ -19,8 +19,6 @@ pub mod report;
 pub mod signals;
 pub mod sink;
 pub mod source;
-#[doc(hidden)]
-pub mod testgen;
 pub mod verify;
 
 pub use error::{Error, Result};

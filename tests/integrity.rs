@@ -791,8 +791,7 @@ fn wait_for(what: &str, cond: impl Fn() -> bool) {
 fn signals_remove_the_spool_and_exit_128_plus_the_signal() {
     use std::io::Write;
     // More than the 1 MiB read ahead before the spool starts, and it does not compress.
-    let mut noise = Vec::new();
-    std::io::Read::read_to_end(&mut ocislim::testgen::Noise::new(1, 3 << 20), &mut noise).unwrap();
+    let noise = ocislim_testgen::noise(1, 3 << 20);
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&noise).unwrap();
     let head = gz.finish().unwrap();

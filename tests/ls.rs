@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
+use ocislim_testgen::{self as testgen, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use serde_json::Value;
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -6,7 +6,7 @@ use ocislim::plan::FilterOptions;
 use ocislim::platform::Platform;
 use ocislim::sink::write::{Target, WriteOptions};
 use ocislim::sink::OutCompression;
-use ocislim::testgen::{self, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
+use ocislim_testgen::{self as testgen, ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec, Shape};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 

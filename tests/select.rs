@@ -163,7 +163,7 @@ fn swapping_two_names_twice_gives_the_archive_back() {
 /// rewritten, kept again under `--keep-index`.
 #[test]
 fn signatures_follow_their_subject() {
-    use ocislim::testgen::{self, ImageSpec, LayerSpec, PlatformSpec, Shape};
+    use ocislim_testgen::{self as testgen, ImageSpec, LayerSpec, PlatformSpec, Shape};
     let dir = tmp();
     let app = out_path(&dir, "app.tar");
     let mut spec = common::one_image(&[0, 1], Shape::OciIndex, false);

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{bin, listing, one_image, out_path, testdata, tmp, PLATFORMS};
-use ocislim::testgen::{self, Shape};
+use ocislim_testgen::{self as testgen, Shape};
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{bin, one_image, out_path, tmp};
-use ocislim::testgen::{self, Shape};
+use ocislim_testgen::{self as testgen, Shape};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::Stdio;

@@ -218,23 +218,18 @@ pub fn out_path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
 
-/// Platforms for generated archives.
-pub const PLATFORMS: [&str; 4] = [
-    "linux/amd64",
-    "linux/arm64/v8",
-    "linux/arm/v7",
-    "linux/s390x",
-];
+pub use ocislim_testgen::PLATFORMS;
 
 /// A generated archive of one image, `example.com/app:1`, with the platforms `PLATFORMS[i]` for
-/// each `i` given: each has a 3000-byte layer they all share and a small one of its own, and
-/// the even-numbered ones an attestation. `docker` adds Docker's manifest.json.
+/// each `i` given (the tests take the first four): each has a 3000-byte layer they all share
+/// and a small one of its own, and the even-numbered ones an attestation. `docker` adds
+/// Docker's manifest.json.
 pub fn one_image(
     platforms: &[usize],
-    shape: ocislim::testgen::Shape,
+    shape: ocislim_testgen::Shape,
     docker: bool,
-) -> ocislim::testgen::ArchiveSpec {
-    use ocislim::testgen::{ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec};
+) -> ocislim_testgen::ArchiveSpec {
+    use ocislim_testgen::{ArchiveSpec, ImageSpec, LayerSpec, PlatformSpec};
     let ps = platforms
         .iter()
         .map(|&i| {

@@ -168,16 +168,8 @@ mod tests {
     }
 
     /// Deterministic bytes.
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
+    fn bytes(n: usize, seed: u64) -> Vec<u8> {
+        ocislim_testgen::noise(seed, n)
     }
 
     struct Case {
@@ -205,7 +197,7 @@ mod tests {
         let mut blobs = Vec::new();
         let mut out = 512u64;
         for (i, n) in sizes.iter().enumerate() {
-            let b = bytes(*n, i as u32 + 1);
+            let b = bytes(*n, i as u64 + 1);
             let in_off = data.len() as u64;
             data.extend_from_slice(&b);
             data.extend_from_slice(&bytes(333, 7));
