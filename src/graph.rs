@@ -14,6 +14,7 @@ use crate::platform::Platform;
 use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound::{Included, Unbounded};
 
 /// The most platform manifests and artifacts, over all images, an archive may list.
 pub const MAX_ROWS: usize = 1_000_000;
@@ -51,11 +52,24 @@ pub enum Status {
 /// A parsed JSON document of the graph.
 #[derive(Debug, Clone)]
 pub enum Doc {
+    /// An index: its entries, and its bytes (checked against its digest) for the verbs that
+    /// rewrite it keeping every field ([`Doc::index_value`]); a JSON value of every index would
+    /// cost five times the bytes, for `ls` and `verify`, which never need it.
     Index {
-        value: Value,
+        bytes: Vec<u8>,
         entries: Vec<Descriptor>,
     },
     Manifest(Box<ManifestDoc>),
+}
+
+impl Doc {
+    /// The JSON value of an index document (`member` names it in errors); None for a manifest.
+    pub fn index_value(&self, member: &str) -> Result<Option<Value>> {
+        match self {
+            Doc::Index { bytes, .. } => parse_json(bytes, member).map(Some),
+            Doc::Manifest(_) => Ok(None),
+        }
+    }
 }
 
 /// An artifact (attestation or referrer) attached to a platform manifest.
@@ -245,8 +259,16 @@ impl Graph {
     /// a document is trusted (for selection, rewriting, conversion, display) only once checked.
     /// Documents made here are trusted as they are.
     pub fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
+        match self.read_doc_bytes(d)? {
+            Some(bytes) => Ok(Some(parse_json(&bytes, &d.blob_path())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes of the JSON blob `d`, if present, checked as [`Graph::read_doc`] says.
+    fn read_doc_bytes(&self, d: &Digest) -> Result<Option<Vec<u8>>> {
         if let Some(b) = self.made.get(d) {
-            return Ok(Some(parse_json(b, &d.blob_path())?));
+            return Ok(Some(b.clone()));
         }
         match self.blobs.get(d) {
             Some(loc) => {
@@ -254,7 +276,7 @@ impl Graph {
                 let mut h = crate::digest::Hasher::new(d.algorithm());
                 h.update(&bytes);
                 crate::digest::check::compare(d, h.finish())?;
-                Ok(Some(parse_json(&bytes, &d.blob_path())?))
+                Ok(Some(bytes))
             }
             None => Ok(None),
         }
@@ -290,10 +312,11 @@ impl Graph {
         if kind == MediaKind::Other && !looks_like_manifest_type(&d.media_type) {
             return Ok(());
         }
-        let Some(value) = self.read_doc(&d.digest)? else {
+        let Some(bytes) = self.read_doc_bytes(&d.digest)? else {
             return Ok(());
         };
         let member = d.digest.blob_path();
+        let value = parse_json(&bytes, &member)?;
         let kind = if kind == MediaKind::Other {
             sniff_kind(&value)
         } else {
@@ -308,7 +331,7 @@ impl Graph {
                 }
                 stack.pop();
                 self.docs
-                    .insert(d.digest.clone(), Doc::Index { value, entries });
+                    .insert(d.digest.clone(), Doc::Index { bytes, entries });
             }
             MediaKind::Manifest => {
                 let m = ManifestDoc::parse(&value, &member)?;
@@ -392,7 +415,7 @@ impl Graph {
     /// that does not hash to its digest is an error, not an unknown platform).
     pub fn platform_of(&self, d: &Descriptor) -> Result<Option<Platform>> {
         if let Some(p) = &d.platform {
-            return Ok(Some(p.clone()));
+            return Ok(Some(Platform::clone(p)));
         }
         let Some(m) = self.manifest(&d.digest) else {
             return Ok(None);
@@ -611,7 +634,7 @@ impl Graph {
         self.blobs
             .values()
             .chain(legacy)
-            .map(|loc| (loc.member.as_str(), loc.size))
+            .map(|loc| (&*loc.member, loc.size))
             .collect()
     }
 
@@ -643,7 +666,10 @@ fn looks_like_manifest_type(mt: &str) -> bool {
 /// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored.
 fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
     let mut blobs = BTreeMap::new();
-    for (name, m) in archive.members().range("blobs/".to_string()..) {
+    for (name, m) in archive
+        .members()
+        .range::<str, _>((Included("blobs/"), Unbounded))
+    {
         if !name.starts_with("blobs/") {
             break;
         }

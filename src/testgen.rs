@@ -118,17 +118,23 @@ enum Blob {
     Layer(LayerSpec),
 }
 
+/// The blobs to write, in order, each once (`seen` keeps adding linear in archives of 100,000
+/// blobs).
 struct Builder {
     blobs: Vec<(Digest, Blob)>,
+    seen: std::collections::HashSet<Digest>,
 }
 
 impl Builder {
     fn add(&mut self, bytes: Vec<u8>) -> Digest {
         let d = Digest::sha256_of(&bytes);
-        if !self.blobs.iter().any(|(x, _)| *x == d) {
-            self.blobs.push((d.clone(), Blob::Bytes(bytes)));
-        }
+        self.push(d.clone(), Blob::Bytes(bytes));
         d
+    }
+    fn push(&mut self, d: Digest, blob: Blob) {
+        if self.seen.insert(d.clone()) {
+            self.blobs.push((d, blob));
+        }
     }
     fn add_json(&mut self, v: &Value) -> (Digest, u64) {
         let b = serde_json::to_vec(v).unwrap_or_default();
@@ -155,7 +161,10 @@ fn platform_json(p: &str) -> Value {
 
 /// Write the archive described by `spec` as an uncompressed tar to `out`.
 pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
-    let mut b = Builder { blobs: Vec::new() };
+    let mut b = Builder {
+        blobs: Vec::new(),
+        seen: Default::default(),
+    };
     let mut roots = Vec::new();
     let mut docker_entries = Vec::new();
     let mut missing: Vec<Digest> = Vec::new();
@@ -186,8 +195,8 @@ pub fn write_archive<W: Write>(spec: &ArchiveSpec, out: W) -> io::Result<()> {
                 diff_ids.push(d.to_string());
                 layer_descs
                     .push(json!({"mediaType": mt_layer, "digest": d.to_string(), "size": l.size}));
-                if !ps.missing && !b.blobs.iter().any(|(x, _)| *x == d) {
-                    b.blobs.push((d, Blob::Layer(l.clone())));
+                if !ps.missing {
+                    b.push(d, Blob::Layer(l.clone()));
                 }
             }
             let mut config = json!({

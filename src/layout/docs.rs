@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::platform::Platform;
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -56,13 +57,39 @@ struct RawDescriptor {
     artifact_type: Option<String>,
 }
 
-/// A content descriptor with a validated digest.
+/// Media types common enough that a descriptor borrows them rather than holding a copy.
+const COMMON_MEDIA_TYPES: [&str; 12] = [
+    OCI_INDEX,
+    OCI_MANIFEST,
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.empty.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.in-toto+json",
+];
+
+/// `media_type` as one of [`COMMON_MEDIA_TYPES`] when it is one.
+fn shared_media_type(media_type: String) -> Cow<'static, str> {
+    match COMMON_MEDIA_TYPES.iter().find(|t| **t == media_type) {
+        Some(t) => Cow::Borrowed(t),
+        None => Cow::Owned(media_type),
+    }
+}
+
+/// A content descriptor with a validated digest. A large archive holds 100,000s of them, so
+/// they are kept small: common media types are not copied ([`COMMON_MEDIA_TYPES`]) and the
+/// platform, which most (a manifest's config and layers) lack, is boxed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Descriptor {
-    pub media_type: String,
+    pub media_type: Cow<'static, str>,
     pub digest: Digest,
     pub size: u64,
-    pub platform: Option<Platform>,
+    pub platform: Option<Box<Platform>>,
     pub annotations: BTreeMap<String, String>,
     pub artifact_type: Option<String>,
 }
@@ -74,10 +101,10 @@ impl Descriptor {
             .map_err(|e| Error::json(member, format!("descriptor: {e}")))?;
         let digest = Digest::parse(&raw.digest).map_err(|e| Error::format(member, e))?;
         Ok(Descriptor {
-            media_type: raw.media_type,
+            media_type: shared_media_type(raw.media_type),
             digest,
             size: raw.size,
-            platform: raw.platform,
+            platform: raw.platform.map(Box::new),
             annotations: raw.annotations.unwrap_or_default(),
             artifact_type: raw.artifact_type,
         })

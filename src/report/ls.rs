@@ -115,7 +115,7 @@ fn short(d: &crate::digest::Digest, no_trunc: bool) -> String {
     if no_trunc {
         d.to_string()
     } else {
-        d.short().to_string()
+        d.short()
     }
 }
 

@@ -122,7 +122,7 @@ fn input_of<'a>(inputs: &[&'a Archive], loc: &Loc) -> Result<&'a Archive> {
     inputs
         .get(loc.input)
         .copied()
-        .ok_or_else(|| Error::format(&loc.member, "no such input"))
+        .ok_or_else(|| Error::format(&*loc.member, "no such input"))
 }
 
 /// Whether the parallel copy can write `plan`: every input it reads from is a tar file.
@@ -306,7 +306,7 @@ fn write_direct(
             Span::Input(loc, digest) => {
                 fixed.extend(run.take());
                 let Some(input) = inputs.get(loc.input).and_then(|a| a.tar_file()) else {
-                    return Err(Error::format(&loc.member, "its input is not a tar file"));
+                    return Err(Error::format(&*loc.member, "its input is not a tar file"));
                 };
                 jobs.push(parallel::Job {
                     input,
