@@ -234,7 +234,7 @@ fn check_legacy(
 ) {
     let mut seen = std::collections::HashSet::new();
     let mut layers: Vec<(&String, &Loc, &Digest)> = Vec::new();
-    for l in &g.legacy {
+    for l in g.legacy() {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         if l.config.is_none() {
             push(

@@ -51,7 +51,7 @@ pub fn plan(g: &Graph, bases: &Bases) -> Result<(Plan, BlobCount)> {
 /// The digest each legacy config and `layer.tar` of the delta must have, by member.
 fn legacy_digests(g: &Graph) -> HashMap<std::sync::Arc<str>, Digest> {
     let mut out = HashMap::new();
-    for l in &g.legacy {
+    for l in g.legacy() {
         if let (Some(cfg), Some(id)) = (&l.config, &l.id) {
             out.insert(cfg.member.clone(), id.clone());
         }
@@ -83,7 +83,7 @@ fn missing(g: &Graph) -> Result<Vec<(String, Digest)>> {
             }
         }
     }
-    for l in &g.legacy {
+    for l in g.legacy() {
         for (i, (path, loc)) in l.layers.iter().enumerate() {
             if let (None, Some(d)) = (loc, l.diff_id(i)) {
                 out.push((paths::normalize(path, "manifest.json")?, d));

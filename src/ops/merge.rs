@@ -130,10 +130,8 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
         index_json,
         roots,
         images: Vec::new(),
-        root_referrers: Vec::new(),
         docker_manifest: None,
         repositories,
-        legacy: Vec::new(),
     };
     graph.build_images()?;
     Ok(Union {
@@ -211,7 +209,7 @@ impl Builder {
 
     /// The images of a legacy input, converted to OCI manifests: one root per RepoTag.
     fn add_legacy(&mut self, i: usize, g: &Graph, skip_missing: bool) -> Result<()> {
-        for l in &g.legacy {
+        for l in g.legacy() {
             let converted = match convert::to_oci(l) {
                 Ok(Some(c)) => c,
                 Ok(None) | Err(Error::Missing(_)) if skip_missing => {

@@ -243,7 +243,7 @@ pub fn write(
                 verify_plan(inputs, plan)?;
             }
             let mut hw = Hashing {
-                inner: io::BufWriter::with_capacity(1 << 20, out),
+                inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
                 hasher: Hasher::new(Algorithm::Sha256),
                 count: 0,
             };
@@ -364,7 +364,7 @@ fn write_streamed(
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
     let mut hw = Hashing {
-        inner: io::BufWriter::with_capacity(1 << 20, out),
+        inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
         hasher: Hasher::new(Algorithm::Sha256),
         count: 0,
     };

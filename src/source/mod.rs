@@ -101,6 +101,12 @@ pub struct Archive {
 /// The largest JSON document we read into memory.
 pub const MAX_JSON: u64 = 64 << 20;
 
+/// The size of the buffers members' bytes are read (and archives written) through.
+pub const IO_BUF: usize = 1 << 20;
+
+/// How much of a mapped member is hashed before its pages are released.
+const HASH_WINDOW: usize = 8 << 20;
+
 /// The most links [`Archive::resolve`] follows from one name before calling it a loop (as
 /// Linux's `MAXSYMLINKS`).
 pub const MAX_LINK_DEPTH: usize = 40;
@@ -409,7 +415,7 @@ impl Archive {
             },
             None => Chunks::Read {
                 reader: self.reader(loc)?,
-                buf: vec![0u8; 1 << 20],
+                buf: vec![0u8; IO_BUF],
                 name: format!("{}: {}", self.name, loc.member),
             },
         })
@@ -549,7 +555,7 @@ impl Chunks<'_> {
                     return Err(Error::InputChanged);
                 }
                 archive.release(last);
-                let n = rest.len().min(8 << 20);
+                let n = rest.len().min(HASH_WINDOW);
                 let (now, later) = rest.split_at(n);
                 *last = now;
                 *rest = later;

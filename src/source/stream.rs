@@ -58,7 +58,7 @@ pub fn scan<R: Read>(
         digests: HashMap::new(),
     };
     let mut count = 0usize;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; super::IO_BUF];
     for entry in archive.entries().map_err(terr)? {
         let mut entry =
             entry.map_err(|e| StreamError::Failed(super::tar_scan::entry_error(name, count, e)))?;
