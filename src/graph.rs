@@ -6,8 +6,8 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::docker::{parse_manifest_json, DockerEntry};
 use crate::layout::docs::{
-    config_platform, index_entries, parse_json, sniff_kind, Descriptor, ManifestDoc, MediaKind,
-    ANN_SUBJECT,
+    config_platform, index_entries, index_entries_of, parse_json, sniff_kind, Descriptor,
+    ManifestDoc, MediaKind, ANN_SUBJECT,
 };
 use crate::layout::legacy::{self, LegacyImage};
 use crate::platform::Platform;
@@ -348,15 +348,13 @@ impl Graph {
             return Ok(());
         };
         let member = d.digest.blob_path();
-        let value = parse_json(&bytes, &member)?;
-        let kind = if kind == MediaKind::Other {
-            sniff_kind(&value)
-        } else {
-            kind
+        let kind = match kind {
+            MediaKind::Other => sniff_kind(&parse_json(&bytes, &member)?),
+            known => known,
         };
         match kind {
             MediaKind::Index => {
-                let entries = index_entries(&value, &member)?;
+                let entries = index_entries_of(&bytes, &member)?;
                 stack.push(d.digest.clone());
                 for e in &entries {
                     self.load_desc(e, stack)?;
@@ -366,7 +364,7 @@ impl Graph {
                     .insert(d.digest.clone(), Doc::Index { bytes, entries });
             }
             MediaKind::Manifest => {
-                let m = ManifestDoc::parse(&value, &member)?;
+                let m = ManifestDoc::parse_bytes(&bytes, &member)?;
                 self.docs
                     .insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
             }
