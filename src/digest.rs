@@ -32,11 +32,13 @@ impl Algorithm {
     }
 }
 
-/// A validated content digest such as `sha256:e3b0…`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest {
-    algorithm: Algorithm,
-    hex: String,
+/// A validated content digest such as `sha256:e3b0…`, held as its hash bytes: a SHA-256 digest
+/// needs no allocation, and an archive of 100,000 blobs holds several hundred thousand digests.
+/// Ordered as its `algorithm:hex` string (algorithm first; lowercase hex sorts as its bytes).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Digest {
+    Sha256([u8; 32]),
+    Sha512(Box<[u8; 64]>),
 }
 
 impl Digest {
@@ -50,24 +52,30 @@ impl Digest {
             "sha512" => Algorithm::Sha512,
             _ => return Err(format!("unsupported digest algorithm in {s:?}")),
         };
-        if hex.len() != algorithm.hex_len()
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        let lowercase = hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if hex.len() != algorithm.hex_len() || !lowercase {
             return Err(format!("malformed digest {s:?}"));
         }
-        Ok(Digest {
-            algorithm,
-            hex: hex.to_string(),
-        })
+        let mut bytes = [0u8; 64];
+        let raw = &mut bytes[..hex.len() / 2];
+        hex::decode_to_slice(hex, raw).map_err(|_| format!("malformed digest {s:?}"))?;
+        Ok(Digest::from_bytes(algorithm, raw))
     }
 
-    /// Build from an algorithm and raw hash bytes.
+    /// Build from an algorithm and raw hash bytes (32 for SHA-256, 64 for SHA-512; shorter
+    /// input is zero-filled, longer cut).
     pub fn from_bytes(algorithm: Algorithm, bytes: &[u8]) -> Digest {
-        Digest {
-            algorithm,
-            hex: hex::encode(bytes),
+        fn fill<const N: usize>(bytes: &[u8]) -> [u8; N] {
+            let mut out = [0u8; N];
+            let n = bytes.len().min(N);
+            out[..n].copy_from_slice(&bytes[..n]);
+            out
+        }
+        match algorithm {
+            Algorithm::Sha256 => Digest::Sha256(fill(bytes)),
+            Algorithm::Sha512 => Digest::Sha512(Box::new(fill(bytes))),
         }
     }
 
@@ -79,27 +87,45 @@ impl Digest {
     }
 
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        match self {
+            Digest::Sha256(_) => Algorithm::Sha256,
+            Digest::Sha512(_) => Algorithm::Sha512,
+        }
     }
 
-    pub fn hex(&self) -> &str {
-        &self.hex
+    /// The hash bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Digest::Sha256(b) => b,
+            Digest::Sha512(b) => &b[..],
+        }
+    }
+
+    /// The hash in lowercase hex.
+    pub fn hex(&self) -> String {
+        hex::encode(self.bytes())
     }
 
     /// `blobs/<algorithm>/<hex>`, the member name of this blob in an OCI layout.
     pub fn blob_path(&self) -> String {
-        format!("blobs/{}/{}", self.algorithm.name(), self.hex)
+        format!("blobs/{}/{}", self.algorithm().name(), self.hex())
     }
 
     /// The first 12 hex characters, as Docker prints short IDs.
-    pub fn short(&self) -> &str {
-        &self.hex[..12]
+    pub fn short(&self) -> String {
+        hex::encode(&self.bytes()[..6])
     }
 }
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.algorithm.name(), self.hex)
+        write!(f, "{}:{}", self.algorithm().name(), self.hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

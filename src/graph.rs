@@ -6,14 +6,19 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layout::docker::{parse_manifest_json, DockerEntry};
 use crate::layout::docs::{
-    config_platform, index_entries, parse_json, sniff_kind, Descriptor, ManifestDoc, MediaKind,
-    ANN_SUBJECT,
+    config_platform, index_entries, index_entries_of, parse_json, sniff_kind, Descriptor,
+    ManifestDoc, MediaKind, ANN_SUBJECT,
 };
 use crate::layout::legacy::{self, LegacyImage};
 use crate::platform::Platform;
 use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound::{Included, Unbounded};
+
+/// The deepest indexes may nest below a root (real archives nest one or two); deeper is refused.
+pub const MAX_INDEX_DEPTH: usize = 32;
 
 /// The most platform manifests and artifacts, over all images, an archive may list.
 pub const MAX_ROWS: usize = 1_000_000;
@@ -51,11 +56,24 @@ pub enum Status {
 /// A parsed JSON document of the graph.
 #[derive(Debug, Clone)]
 pub enum Doc {
+    /// An index: its entries, and its bytes (checked against its digest) for the verbs that
+    /// rewrite it keeping every field ([`Doc::index_value`]); a JSON value of every index would
+    /// cost five times the bytes, for `ls` and `verify`, which never need it.
     Index {
-        value: Value,
+        bytes: Vec<u8>,
         entries: Vec<Descriptor>,
     },
     Manifest(Box<ManifestDoc>),
+}
+
+impl Doc {
+    /// The JSON value of an index document (`member` names it in errors); None for a manifest.
+    pub fn index_value(&self, member: &str) -> Result<Option<Value>> {
+        match self {
+            Doc::Index { bytes, .. } => parse_json(bytes, member).map(Some),
+            Doc::Manifest(_) => Ok(None),
+        }
+    }
 }
 
 /// An artifact (attestation or referrer) attached to a platform manifest.
@@ -103,6 +121,40 @@ pub struct Image {
     pub platforms: Vec<PlatformManifest>,
     pub size_present: u64,
     pub size_total: u64,
+    /// For an entry of a legacy `manifest.json`: its config and layers as read.
+    pub legacy: Option<Box<LegacyImage>>,
+}
+
+/// What one walk of a root finds: for an index, everything below it; for a manifest, itself.
+/// Descriptors are borrowed from the graph's documents.
+#[derive(Debug, Clone, Default)]
+struct Walk<'g> {
+    /// Platform manifests, depth first in index order, each once.
+    manifests: Vec<&'g Descriptor>,
+    /// Attestations and referrers, each with the digest of its subject.
+    artifacts: Vec<(Digest, &'g Descriptor)>,
+    /// Every index below the root, each once.
+    indexes: Vec<&'g Descriptor>,
+}
+
+impl<'g> Walk<'g> {
+    /// The walk of a root that is not an index: the root is the image's one manifest.
+    fn single(r: &'g Descriptor) -> Walk<'g> {
+        Walk {
+            manifests: vec![r],
+            ..Walk::default()
+        }
+    }
+
+    /// The rows this root lists: platforms, artifacts and indexes, and the top-level referrers
+    /// of its platforms.
+    fn rows(&self, root_artifacts: &HashMap<Digest, Vec<Descriptor>>) -> usize {
+        let own = self.manifests.len() + self.artifacts.len() + self.indexes.len();
+        self.manifests
+            .iter()
+            .map(|m| root_artifacts.get(&m.digest).map_or(0, Vec::len))
+            .fold(own, usize::saturating_add)
+    }
 }
 
 /// The whole content graph of one archive.
@@ -125,11 +177,8 @@ pub struct Graph {
     pub index_json: Option<Value>,
     pub roots: Vec<Descriptor>,
     pub images: Vec<Image>,
-    /// Roots of index.json that are referrers of another image's manifest (not images).
-    pub root_referrers: Vec<usize>,
     pub docker_manifest: Option<Vec<DockerEntry>>,
     pub repositories: Option<Value>,
-    pub legacy: Vec<LegacyImage>,
 }
 
 impl Graph {
@@ -181,10 +230,8 @@ impl Graph {
             index_json: None,
             roots: Vec::new(),
             images: Vec::new(),
-            root_referrers: Vec::new(),
             docker_manifest: None,
             repositories: None,
-            legacy: Vec::new(),
         };
         if manifest_kind.is_some() {
             let bytes = g.read_member_bytes("manifest.json")?;
@@ -196,8 +243,7 @@ impl Graph {
         }
         if format == Format::DockerLegacy {
             let entries = g.docker_manifest.clone().unwrap_or_default();
-            g.legacy = legacy::read(&g.archive, &entries)?;
-            g.images = legacy_images(&g.legacy);
+            g.images = legacy_images(legacy::read(&g.archive, &entries)?);
             return Ok(g);
         }
         if let Some(bytes) = g.archive.resolve("oci-layout")? {
@@ -251,8 +297,16 @@ impl Graph {
     /// a document is trusted (for selection, rewriting, conversion, display) only once checked.
     /// Documents made here are trusted as they are.
     pub fn read_doc(&self, d: &Digest) -> Result<Option<Value>> {
+        match self.read_doc_bytes(d)? {
+            Some(bytes) => Ok(Some(parse_json(&bytes, &d.blob_path())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes of the JSON blob `d`, if present, checked as [`Graph::read_doc`] says.
+    fn read_doc_bytes(&self, d: &Digest) -> Result<Option<Vec<u8>>> {
         if let Some(b) = self.made.get(d) {
-            return Ok(Some(parse_json(b, &d.blob_path())?));
+            return Ok(Some(b.clone()));
         }
         match self.blobs.get(d) {
             Some(loc) => {
@@ -260,7 +314,7 @@ impl Graph {
                 let mut h = crate::digest::Hasher::new(d.algorithm());
                 h.update(&bytes);
                 crate::digest::check::compare(d, h.finish())?;
-                Ok(Some(parse_json(&bytes, &d.blob_path())?))
+                Ok(Some(bytes))
             }
             None => Ok(None),
         }
@@ -283,7 +337,7 @@ impl Graph {
                 "index cycle: an index refers to itself",
             ));
         }
-        if stack.len() > 32 {
+        if stack.len() > MAX_INDEX_DEPTH {
             return Err(Error::format(
                 d.digest.blob_path(),
                 "indexes nested too deeply",
@@ -296,28 +350,27 @@ impl Graph {
         if kind == MediaKind::Other && !looks_like_manifest_type(&d.media_type) {
             return Ok(());
         }
-        let Some(value) = self.read_doc(&d.digest)? else {
+        let Some(bytes) = self.read_doc_bytes(&d.digest)? else {
             return Ok(());
         };
         let member = d.digest.blob_path();
-        let kind = if kind == MediaKind::Other {
-            sniff_kind(&value)
-        } else {
-            kind
+        let kind = match kind {
+            MediaKind::Other => sniff_kind(&parse_json(&bytes, &member)?),
+            known => known,
         };
         match kind {
             MediaKind::Index => {
-                let entries = index_entries(&value, &member)?;
+                let entries = index_entries_of(&bytes, &member)?;
                 stack.push(d.digest.clone());
                 for e in &entries {
                     self.load_desc(e, stack)?;
                 }
                 stack.pop();
                 self.docs
-                    .insert(d.digest.clone(), Doc::Index { value, entries });
+                    .insert(d.digest.clone(), Doc::Index { bytes, entries });
             }
             MediaKind::Manifest => {
-                let m = ManifestDoc::parse(&value, &member)?;
+                let m = ManifestDoc::parse_bytes(&bytes, &member)?;
                 self.docs
                     .insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
             }
@@ -398,7 +451,7 @@ impl Graph {
     /// that does not hash to its digest is an error, not an unknown platform).
     pub fn platform_of(&self, d: &Descriptor) -> Result<Option<Platform>> {
         if let Some(p) = &d.platform {
-            return Ok(Some(p.clone()));
+            return Ok(Some(Platform::clone(p)));
         }
         let Some(m) = self.manifest(&d.digest) else {
             return Ok(None);
@@ -411,28 +464,22 @@ impl Graph {
         Ok(v.as_ref().and_then(config_platform))
     }
 
-    /// Walk an index and list its platform manifests and its artifacts (attestations and
-    /// referrers, with the digest of their subject), depth first in index order.
-    pub fn walk_index(
-        &self,
-        d: &Digest,
-        manifests: &mut Vec<Descriptor>,
-        artifacts: &mut Vec<(Digest, Descriptor)>,
-    ) {
-        let mut seen = BTreeSet::new();
-        let mut listed: HashSet<Descriptor> = manifests.iter().cloned().collect();
-        self.walk_index_inner(d, manifests, artifacts, &mut seen, &mut listed);
+    /// Walk index `d` once: its platform manifests, its artifacts (attestations and referrers,
+    /// with the digest of their subject) and the indexes below it, depth first in index order.
+    fn walk_index(&self, d: &Digest) -> Walk<'_> {
+        let mut w = Walk::default();
+        self.walk_index_inner(d, &mut w, &mut BTreeSet::new(), &mut HashSet::new());
+        w
     }
 
     /// Each index is walked once per walk, so a hostile DAG of indexes cannot blow up; `listed`
-    /// mirrors `manifests`, so a very wide index is not deduplicated in quadratic time.
-    fn walk_index_inner(
-        &self,
+    /// mirrors `w.manifests`, so a very wide index is not deduplicated in quadratic time.
+    fn walk_index_inner<'g>(
+        &'g self,
         d: &Digest,
-        manifests: &mut Vec<Descriptor>,
-        artifacts: &mut Vec<(Digest, Descriptor)>,
+        w: &mut Walk<'g>,
         seen: &mut BTreeSet<Digest>,
-        listed: &mut HashSet<Descriptor>,
+        listed: &mut HashSet<&'g Descriptor>,
     ) {
         if !seen.insert(d.clone()) {
             return;
@@ -440,11 +487,14 @@ impl Graph {
         let Some(entries) = self.index(d) else { return };
         for e in entries {
             if self.index(&e.digest).is_some() {
-                self.walk_index_inner(&e.digest, manifests, artifacts, seen, listed);
+                if !seen.contains(&e.digest) {
+                    w.indexes.push(e);
+                }
+                self.walk_index_inner(&e.digest, w, seen, listed);
             } else if let Some(s) = self.subject_of(e) {
-                artifacts.push((s, e.clone()));
-            } else if listed.insert(e.clone()) {
-                manifests.push(e.clone());
+                w.artifacts.push((s, e));
+            } else if listed.insert(e) {
+                w.manifests.push(e);
             }
         }
     }
@@ -465,58 +515,67 @@ impl Graph {
             .map(|s| s.digest.clone())
     }
 
+    /// Build [`Graph::images`] from the roots: each distinct root index is walked once.
     pub fn build_images(&mut self) -> Result<()> {
-        // Top-level referrers whose subject is some image's manifest are not images.
-        let mut all_manifests = BTreeSet::new();
-        let mut walked = HashSet::new();
+        let mut walks: HashMap<&Digest, Walk> = HashMap::new();
         for r in &self.roots {
-            if !walked.insert(&r.digest) {
-                continue; // many roots may name one index: walk it once
-            }
-            if self.index(&r.digest).is_some() {
-                let (mut ms, mut arts) = (Vec::new(), Vec::new());
-                self.walk_index(&r.digest, &mut ms, &mut arts);
-                all_manifests.extend(ms.into_iter().map(|m| m.digest));
-            } else {
-                all_manifests.insert(r.digest.clone());
+            if self.index(&r.digest).is_some() && !walks.contains_key(&r.digest) {
+                walks.insert(&r.digest, self.walk_index(&r.digest));
             }
         }
-        // Artifacts by subject: top-level referrers (shared by every image), then each
-        // image's own, so a manifest finds its artifacts by lookup, in order.
-        let mut root_artifacts: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+        let (referrers, root_artifacts) = self.root_referrers(&walks);
+        self.check_rows(&referrers, &root_artifacts, &walks)?;
+        let images = (self.roots.iter().enumerate())
+            .filter(|(i, _)| !referrers.contains(i))
+            .map(|(i, r)| self.image(i, r, &walk_of(&walks, r), &root_artifacts))
+            .collect::<Result<Vec<_>>>()?;
+        self.images = images;
+        Ok(())
+    }
+
+    /// The roots of `index.json` that are referrers of some image's manifest (not images), and
+    /// those referrers by subject, in order: every image's manifest finds them by lookup.
+    fn root_referrers(
+        &self,
+        walks: &HashMap<&Digest, Walk<'_>>,
+    ) -> (HashSet<usize>, HashMap<Digest, Vec<Descriptor>>) {
+        let walked = walks.values().flat_map(|w| &w.manifests).map(|m| &m.digest);
+        let single = self.roots.iter().filter(|r| !walks.contains_key(&r.digest));
+        let all_manifests: HashSet<&Digest> = walked.chain(single.map(|r| &r.digest)).collect();
         let mut referrers = HashSet::new();
+        let mut by_subject: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
         for (i, r) in self.roots.iter().enumerate() {
-            if self.index(&r.digest).is_none() {
-                if let Some(s) = self.subject_of(r) {
-                    if all_manifests.contains(&s) && s != r.digest {
-                        self.root_referrers.push(i);
-                        referrers.insert(i);
-                        root_artifacts.entry(s).or_default().push(r.clone());
-                    }
+            if walks.contains_key(&r.digest) {
+                continue;
+            }
+            if let Some(s) = self.subject_of(r) {
+                if all_manifests.contains(&s) && s != r.digest {
+                    referrers.insert(i);
+                    by_subject.entry(s).or_default().push(r.clone());
                 }
             }
         }
-        // Rows (platforms and their artifacts) over all images: sharing lets two small
-        // documents stand for n² rows, so they are counted first (once per distinct root) and
-        // past a bound the archive is refused.
+        (referrers, by_subject)
+    }
+
+    /// Refuse an archive of more than [`MAX_ROWS`] platforms and artifacts over all images:
+    /// sharing lets two small documents stand for n² rows, so they are counted (once per
+    /// distinct root) before any is built.
+    fn check_rows(
+        &self,
+        referrers: &HashSet<usize>,
+        root_artifacts: &HashMap<Digest, Vec<Descriptor>>,
+        walks: &HashMap<&Digest, Walk<'_>>,
+    ) -> Result<()> {
         let mut per_root: HashMap<&Digest, usize> = HashMap::new();
         let mut rows = 0usize;
         for (i, r) in self.roots.iter().enumerate() {
             if referrers.contains(&i) {
                 continue;
             }
-            let n = *per_root.entry(&r.digest).or_insert_with(|| {
-                let (mut ms, mut arts, mut indexes) = (Vec::new(), Vec::new(), Vec::new());
-                if self.index(&r.digest).is_some() {
-                    self.walk_index(&r.digest, &mut ms, &mut arts);
-                    self.collect_indexes(&r.digest, &mut indexes, &mut HashSet::new());
-                } else {
-                    ms.push(r.clone());
-                }
-                ms.iter()
-                    .map(|m| root_artifacts.get(&m.digest).map_or(0, Vec::len))
-                    .fold(ms.len() + arts.len() + indexes.len(), usize::saturating_add)
-            });
+            let n = *per_root
+                .entry(&r.digest)
+                .or_insert_with(|| walk_of(walks, r).rows(root_artifacts));
             rows = rows.saturating_add(n);
             if rows > MAX_ROWS {
                 return Err(Error::format(
@@ -527,98 +586,95 @@ impl Graph {
                 ));
             }
         }
-        let mut images = Vec::new();
-        for (i, r) in self.roots.iter().enumerate() {
-            if referrers.contains(&i) {
-                continue;
-            }
-            let (mut ms, mut own_arts) = (Vec::new(), Vec::new());
-            if self.index(&r.digest).is_some() {
-                self.walk_index(&r.digest, &mut ms, &mut own_arts);
-            } else {
-                ms.push(r.clone());
-            }
-            let mut arts: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
-            for (s, a) in own_arts {
-                arts.entry(s).or_default().push(a);
-            }
-            let mut image_blobs = BTreeMap::new();
-            let mut indexes = Vec::new();
-            self.collect_indexes(&r.digest, &mut indexes, &mut HashSet::new());
-            for d in indexes {
-                self.add_blob(&d, &mut image_blobs);
-            }
-            if !ms.contains(r) && self.index(&r.digest).is_some() {
-                self.add_blob(r, &mut image_blobs);
-            }
-            let mut platforms = Vec::new();
-            for m in ms {
-                let mut blobs = BTreeMap::new();
-                self.manifest_blobs(&m, &mut blobs);
-                let mut attestations = Vec::new();
-                let empty = Vec::new();
-                let root_arts = root_artifacts.get(&m.digest).unwrap_or(&empty);
-                let own = arts.get(&m.digest).unwrap_or(&empty);
-                for a in root_arts.iter().chain(own) {
-                    self.manifest_blobs(a, &mut blobs);
-                    attestations.push(Artifact {
-                        desc: a.clone(),
-                        status: self.status(a),
-                    });
-                }
-                let status = self.status(&m);
-                let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
-                let size_total =
-                    (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
-                image_blobs.extend(blobs);
-                platforms.push(PlatformManifest {
-                    platform: self.platform_of(&m)?,
-                    desc: m,
-                    status,
-                    attestations,
-                    size_present,
-                    size_total,
-                });
-            }
-            images.push(Image {
-                name: r.image_name(),
-                tags: r.image_name().into_iter().collect(),
-                root: r.clone(),
-                position: i,
-                platforms,
-                size_present: sum(image_blobs.values().filter(|(_, p)| *p).map(|(s, _)| s)),
-                size_total: sum(image_blobs.values().map(|(s, _)| s)),
-            });
-        }
-        self.images = images;
         Ok(())
     }
 
-    /// Every index descriptor reachable from (and including) `d`.
-    fn collect_indexes(&self, d: &Digest, out: &mut Vec<Descriptor>, seen: &mut HashSet<Digest>) {
-        if let Some(entries) = self.index(d) {
-            for e in entries {
-                if self.index(&e.digest).is_some() && seen.insert(e.digest.clone()) {
-                    out.push(e.clone());
-                    self.collect_indexes(&e.digest, out, seen);
-                }
-            }
+    /// The image of root `r` (at `position` in `index.json`), from its walk.
+    fn image(
+        &self,
+        position: usize,
+        r: &Descriptor,
+        walk: &Walk<'_>,
+        root_artifacts: &HashMap<Digest, Vec<Descriptor>>,
+    ) -> Result<Image> {
+        let mut own: HashMap<&Digest, Vec<&Descriptor>> = HashMap::new();
+        for (s, a) in &walk.artifacts {
+            own.entry(s).or_default().push(a);
         }
+        let mut image_blobs = BTreeMap::new();
+        for d in walk.indexes.iter().copied() {
+            self.add_blob(d, &mut image_blobs);
+        }
+        if !walk.manifests.contains(&r) && self.index(&r.digest).is_some() {
+            self.add_blob(r, &mut image_blobs);
+        }
+        let mut platforms = Vec::new();
+        for m in walk.manifests.iter().copied() {
+            let from_root = root_artifacts.get(&m.digest).into_iter().flatten();
+            let artifacts = from_root.chain(own.get(&m.digest).into_iter().flatten().copied());
+            platforms.push(self.platform_manifest(m, artifacts, &mut image_blobs)?);
+        }
+        Ok(Image {
+            name: r.image_name(),
+            tags: r.image_name().into_iter().collect(),
+            root: r.clone(),
+            position,
+            platforms,
+            size_present: sum(image_blobs.values().filter(|(_, p)| *p).map(|(s, _)| s)),
+            size_total: sum(image_blobs.values().map(|(s, _)| s)),
+            legacy: None,
+        })
+    }
+
+    /// Platform manifest `m` with its artifacts, its blobs added to `image_blobs`.
+    fn platform_manifest<'a>(
+        &self,
+        m: &Descriptor,
+        artifacts: impl Iterator<Item = &'a Descriptor>,
+        image_blobs: &mut BTreeMap<Digest, (u64, bool)>,
+    ) -> Result<PlatformManifest> {
+        let mut blobs = BTreeMap::new();
+        self.manifest_blobs(m, &mut blobs);
+        let mut attestations = Vec::new();
+        for a in artifacts {
+            self.manifest_blobs(a, &mut blobs);
+            attestations.push(Artifact {
+                desc: a.clone(),
+                status: self.status(a),
+            });
+        }
+        let status = self.status(m);
+        let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
+        let size_total = (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
+        image_blobs.extend(blobs);
+        Ok(PlatformManifest {
+            platform: self.platform_of(m)?,
+            desc: m.clone(),
+            status,
+            attestations,
+            size_present,
+            size_total,
+        })
     }
 
     /// The blobs the archive holds, each once by member name with its size: the files under
     /// `blobs/`, or in a legacy archive the configs and layer files that `manifest.json` names
     /// (shared layers once). `ls` (`archive.blobs`) and `verify` both count these.
     pub fn distinct_blobs(&self) -> BTreeMap<&str, u64> {
-        let legacy = self.legacy.iter().flat_map(|l| {
+        let legacy = self.legacy().flat_map(|l| {
             let layers = l.layers.iter().filter_map(|(_, loc)| loc.as_ref());
             l.config.iter().chain(layers)
         });
         self.blobs
             .values()
             .chain(legacy)
-            .map(|loc| (loc.member.as_str(), loc.size))
+            .map(|loc| (&*loc.member, loc.size))
             .collect()
+    }
+
+    /// The legacy images (of a legacy `docker save` archive), in `manifest.json` order.
+    pub fn legacy(&self) -> impl Iterator<Item = &LegacyImage> {
+        self.images.iter().filter_map(|i| i.legacy.as_deref())
     }
 
     /// Every platform string of every image, deduplicated, in order of appearance.
@@ -636,6 +692,14 @@ impl Graph {
     }
 }
 
+/// The walk of root `r`: its index's, or for a manifest, itself.
+fn walk_of<'g>(walks: &'g HashMap<&Digest, Walk<'g>>, r: &'g Descriptor) -> Cow<'g, Walk<'g>> {
+    match walks.get(&r.digest) {
+        Some(w) => Cow::Borrowed(w),
+        None => Cow::Owned(Walk::single(r)),
+    }
+}
+
 /// Sum sizes without overflowing: descriptors of absent blobs may claim any size.
 fn sum<'a>(sizes: impl Iterator<Item = &'a u64>) -> u64 {
     sizes.fold(0, |a, s| a.saturating_add(*s))
@@ -649,7 +713,10 @@ fn looks_like_manifest_type(mt: &str) -> bool {
 /// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored.
 fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
     let mut blobs = BTreeMap::new();
-    for (name, m) in archive.members().range("blobs/".to_string()..) {
+    for (name, m) in archive
+        .members()
+        .range::<str, _>((Included("blobs/"), Unbounded))
+    {
         if !name.starts_with("blobs/") {
             break;
         }
@@ -671,9 +738,9 @@ fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
 }
 
 /// Legacy entries as images: one platform each, the image ID standing for the manifest.
-fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
+fn legacy_images(legacy: Vec<LegacyImage>) -> Vec<Image> {
     let mut images = Vec::new();
-    for (i, l) in legacy.iter().enumerate() {
+    for (i, l) in legacy.into_iter().enumerate() {
         let config_size = l.config.as_ref().map_or(0, |c| c.size);
         let id = l.id.clone().unwrap_or_else(|| {
             // An absent config: name the image by its config file's name when it is a digest.
@@ -720,6 +787,7 @@ fn legacy_images(legacy: &[LegacyImage]) -> Vec<Image> {
                 size_present: present,
                 size_total: total,
             }],
+            legacy: Some(Box::new(l)),
         });
     }
     images

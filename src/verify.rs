@@ -95,10 +95,33 @@ pub fn verify_against(g: &Graph, held: &dyn Fn(&Digest) -> bool) -> VerifyReport
         }
     }
 
-    // 2. Every descriptor agrees with the blob it names; every referenced blob is present.
-    let mut descs: Vec<(String, Descriptor)> = Vec::new();
+    // 2. Every descriptor agrees with the blob it names; every referenced blob is present
+    //    (checked where it is, not copied out: a large archive has 100,000s).
+    let mut missing_reported = BTreeSet::new();
+    let mut check = |member: &str, d: &Descriptor| match g.blobs.get(&d.digest) {
+        Some(loc) if loc.size != d.size => push(
+            Severity::Corrupt,
+            Error::SizeMismatch {
+                digest: d.digest.to_string(),
+                expected: d.size,
+                actual: loc.size,
+            }
+            .to_string()
+                + &format!(" (descriptor in {member})"),
+        ),
+        Some(_) => {}
+        None if held(&d.digest) => {}
+        None => {
+            if missing_reported.insert(d.digest.clone()) {
+                push(
+                    Severity::Missing,
+                    format!("blob {} missing (referenced by {member})", d.digest),
+                );
+            }
+        }
+    };
     for r in &g.roots {
-        descs.push(("index.json".into(), r.clone()));
+        check("index.json", r);
     }
     let mut docs: Vec<_> = g.docs.iter().collect();
     docs.sort_by(|a, b| a.0.cmp(b.0));
@@ -106,36 +129,11 @@ pub fn verify_against(g: &Graph, held: &dyn Fn(&Digest) -> bool) -> VerifyReport
         let member = d.blob_path();
         match doc {
             crate::graph::Doc::Index { entries, .. } => {
-                descs.extend(entries.iter().map(|e| (member.clone(), e.clone())));
+                entries.iter().for_each(|e| check(&member, e));
             }
             crate::graph::Doc::Manifest(m) => {
-                descs.push((member.clone(), m.config.clone()));
-                descs.extend(m.layers.iter().map(|e| (member.clone(), e.clone())));
-            }
-        }
-    }
-    let mut missing_reported = BTreeSet::new();
-    for (member, d) in &descs {
-        match g.blobs.get(&d.digest) {
-            Some(loc) if loc.size != d.size => push(
-                Severity::Corrupt,
-                Error::SizeMismatch {
-                    digest: d.digest.to_string(),
-                    expected: d.size,
-                    actual: loc.size,
-                }
-                .to_string()
-                    + &format!(" (descriptor in {member})"),
-            ),
-            Some(_) => {}
-            None if held(&d.digest) => {}
-            None => {
-                if missing_reported.insert(d.digest.clone()) {
-                    push(
-                        Severity::Missing,
-                        format!("blob {} missing (referenced by {member})", d.digest),
-                    );
-                }
+                let descs = std::iter::once(&m.config).chain(&m.layers);
+                descs.for_each(|e| check(&member, e));
             }
         }
     }
@@ -234,7 +232,7 @@ fn check_legacy(
 ) {
     let mut seen = std::collections::HashSet::new();
     let mut layers: Vec<(&String, &Loc, &Digest)> = Vec::new();
-    for l in &g.legacy {
+    for l in g.legacy() {
         let what = format!("manifest.json entry {}", l.entry.repo_tags.join(", "));
         if l.config.is_none() {
             push(

@@ -2,9 +2,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ocislim::layout::docs::{index_entries, parse_json, sniff_kind};
+use ocislim::layout::docs::{index_entries, index_entries_of, parse_json, sniff_kind};
 
 fuzz_target!(|data: &[u8]| {
+    // Read straight from the bytes, an index reads as through a JSON value, or fails alike.
+    let typed = index_entries_of(data, "index.json").map_err(|e| e.to_string());
+    let value = parse_json(data, "index.json").and_then(|v| index_entries(&v, "index.json"));
+    assert_eq!(typed, value.map_err(|e| e.to_string()));
     let Ok(v) = parse_json(data, "index.json") else {
         return;
     };

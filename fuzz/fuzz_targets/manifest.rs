@@ -5,6 +5,12 @@ use libfuzzer_sys::fuzz_target;
 use ocislim::layout::docs::{parse_json, sniff_kind, ManifestDoc};
 
 fuzz_target!(|data: &[u8]| {
+    // Read straight from the bytes, a manifest reads as through a JSON value, or fails alike.
+    let fields = |m: ManifestDoc| (m.config, m.layers, m.subject);
+    let typed = ManifestDoc::parse_bytes(data, "manifest").map(fields);
+    let value = parse_json(data, "manifest").and_then(|v| ManifestDoc::parse(&v, "manifest"));
+    let (typed, value) = (typed.map_err(|e| e.to_string()), value.map(fields));
+    assert_eq!(typed, value.map_err(|e| e.to_string()));
     let Ok(v) = parse_json(data, "manifest") else {
         return;
     };

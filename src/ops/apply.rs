@@ -26,7 +26,7 @@ pub fn plan(g: &Graph, bases: &Bases) -> Result<(Plan, BlobCount)> {
         }
         if let Some(loc) = g.archive.resolve(name)? {
             let digest = digest_of_blob_path(name).or_else(|| legacy.get(&loc.member).cloned());
-            members.insert(name.clone(), Content::Input { loc, digest });
+            members.insert(name.to_string(), Content::Input { loc, digest });
         }
     }
     let mut filled = BlobCount::default();
@@ -49,9 +49,9 @@ pub fn plan(g: &Graph, bases: &Bases) -> Result<(Plan, BlobCount)> {
 }
 
 /// The digest each legacy config and `layer.tar` of the delta must have, by member.
-fn legacy_digests(g: &Graph) -> HashMap<String, Digest> {
+fn legacy_digests(g: &Graph) -> HashMap<std::sync::Arc<str>, Digest> {
     let mut out = HashMap::new();
-    for l in &g.legacy {
+    for l in g.legacy() {
         if let (Some(cfg), Some(id)) = (&l.config, &l.id) {
             out.insert(cfg.member.clone(), id.clone());
         }
@@ -83,7 +83,7 @@ fn missing(g: &Graph) -> Result<Vec<(String, Digest)>> {
             }
         }
     }
-    for l in &g.legacy {
+    for l in g.legacy() {
         for (i, (path, loc)) in l.layers.iter().enumerate() {
             if let (None, Some(d)) = (loc, l.diff_id(i)) {
                 out.push((paths::normalize(path, "manifest.json")?, d));

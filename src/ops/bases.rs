@@ -97,7 +97,7 @@ fn held_by(g: &Graph) -> HashMap<Digest, Loc> {
         .iter()
         .map(|(d, l)| (d.clone(), l.clone()))
         .collect();
-    for l in &g.legacy {
+    for l in g.legacy() {
         if let (Some(id), Some(cfg)) = (&l.id, &l.config) {
             held.entry(id.clone()).or_insert_with(|| cfg.clone());
         }

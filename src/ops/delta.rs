@@ -39,7 +39,7 @@ fn documents(g: &Graph) -> HashSet<Digest> {
             docs.insert(m.config.digest.clone());
         }
     }
-    docs.extend(g.legacy.iter().filter_map(|l| l.id.clone()));
+    docs.extend(g.legacy().filter_map(|l| l.id.clone()));
     docs
 }
 

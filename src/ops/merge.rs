@@ -130,10 +130,8 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
         index_json,
         roots,
         images: Vec::new(),
-        root_referrers: Vec::new(),
         docker_manifest: None,
         repositories,
-        legacy: Vec::new(),
     };
     graph.build_images()?;
     Ok(Union {
@@ -211,7 +209,7 @@ impl Builder {
 
     /// The images of a legacy input, converted to OCI manifests: one root per RepoTag.
     fn add_legacy(&mut self, i: usize, g: &Graph, skip_missing: bool) -> Result<()> {
-        for l in &g.legacy {
+        for l in g.legacy() {
             let converted = match convert::to_oci(l) {
                 Ok(Some(c)) => c,
                 Ok(None) | Err(Error::Missing(_)) if skip_missing => {
@@ -372,14 +370,14 @@ impl Builder {
         let bytes = serialize(&index, &name)?;
         let digest = Digest::sha256_of(&bytes);
         let parsed = index_entries(&index, &digest.blob_path())?;
+        let size = bytes.len();
         self.docs.insert(
             digest.clone(),
             Doc::Index {
-                value: index,
+                bytes: bytes.clone(),
                 entries: parsed,
             },
         );
-        let size = bytes.len();
         self.made.insert(digest.clone(), bytes);
         Ok(json!({
             "mediaType": OCI_INDEX,
@@ -427,7 +425,7 @@ impl Builder {
                     let platform = desc
                         .platform
                         .clone()
-                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(p)))?;
+                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(*p)))?;
                     if let Some(p) = platform {
                         let key = p.normalize();
                         if let Some((prev, prev_input)) = by_platform.get(&key).cloned() {
@@ -489,7 +487,7 @@ fn conflict(
 fn leaves(b: &Builder, g: Option<&Graph>, r: &Root) -> Result<Vec<(Digest, Value)>> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    if walk(b, &r.digest, &mut out, &mut seen) {
+    if walk(b, &r.digest, &mut out, &mut seen)? {
         return Ok(out);
     }
     let mut v = r.value.clone();
@@ -535,20 +533,21 @@ fn walk(
     d: &Digest,
     out: &mut Vec<(Digest, Value)>,
     seen: &mut HashSet<Digest>,
-) -> bool {
-    let Some(Doc::Index { value, entries }) = b.docs.get(d) else {
-        return false;
+) -> Result<bool> {
+    let Some(doc @ Doc::Index { entries, .. }) = b.docs.get(d) else {
+        return Ok(false);
     };
     if !seen.insert(d.clone()) {
-        return true;
+        return Ok(true);
     }
+    let value = doc.index_value(&d.blob_path())?.unwrap_or_default();
     let raw = value.get("manifests").and_then(Value::as_array);
     for (e, ev) in entries.iter().zip(raw.into_iter().flatten()) {
-        if !walk(b, &e.digest, out, seen) {
+        if !walk(b, &e.digest, out, seen)? {
             out.push((e.digest.clone(), ev.clone()));
         }
     }
-    true
+    Ok(true)
 }
 
 /// The JSON of each root descriptor of `g`'s `index.json`, in order.

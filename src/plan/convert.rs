@@ -27,7 +27,9 @@ pub fn legacy_plan(g: &Graph, sel: Selection, renames: &[Rename]) -> Result<Plan
     let mut entries = Vec::new();
     let mut repositories = Repositories::new(g);
     for &ii in &sel.kept_images {
-        let l = &g.legacy[ii];
+        let Some(l) = g.images.get(ii).and_then(|i| i.legacy.as_deref()) else {
+            continue;
+        };
         let mut entry = l.entry.clone();
         entry.repo_tags = repo_tags(l, renames);
         for (old, new) in l.entry.repo_tags.iter().zip(&entry.repo_tags) {
@@ -233,7 +235,9 @@ pub fn legacy_to_oci_plan(
     let mut entries = Vec::new();
     let mut repositories = Repositories::new(g);
     for &ii in &sel.kept_images {
-        let l = &g.legacy[ii];
+        let Some(l) = g.images.get(ii).and_then(|i| i.legacy.as_deref()) else {
+            continue;
+        };
         let Some(c) = to_oci(l)? else {
             continue;
         };

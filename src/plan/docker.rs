@@ -53,7 +53,7 @@ pub fn docker_files(
             layer_sources: None,
             parent: None,
         });
-        ids.push(m.config.digest.hex().to_string());
+        ids.push(m.config.digest.hex());
     }
     let manifest_json =
         serde_json::to_vec(&entries).map_err(|e| crate::error::Error::json("manifest.json", e))?;

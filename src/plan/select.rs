@@ -229,8 +229,7 @@ fn check_renames(g: &Graph, opts: &FilterOptions, sel: &Selection) -> Result<()>
         .iter()
         .filter_map(|i| i.name.as_deref())
         .chain(
-            g.legacy
-                .iter()
+            g.legacy()
                 .flat_map(|l| l.entry.repo_tags.iter().map(String::as_str)),
         )
         .collect();

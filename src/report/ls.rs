@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::graph::{Graph, Image, PlatformManifest, Status};
 use crate::platform::Matcher;
 use crate::reference::ImagePattern;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -63,59 +63,104 @@ fn status_word(s: Status) -> &'static str {
     }
 }
 
+/// The JSON document of `docs/json.md`, serialized from the graph as it is written: a
+/// `serde_json::Value` of it would cost a third more memory than the graph of a large archive.
+#[derive(Serialize)]
+pub struct LsJson<'a> {
+    archive: ArchiveJson,
+    images: Vec<ImageJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ArchiveJson {
+    format: &'static str,
+    compression: &'static str,
+    blobs: usize,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct ImageJson<'a> {
+    name: &'a Option<String>,
+    tags: &'a [String],
+    digest: &'a Digest,
+    #[serde(rename = "mediaType")]
+    media_type: &'a str,
+    platforms: Vec<PlatformJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PlatformJson<'a> {
+    platform: String,
+    digest: &'a Digest,
+    status: Status,
+    size: SizeJson,
+    attestations: Vec<ArtifactJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SizeJson {
+    present: u64,
+    total: Option<u64>,
+    /// Present (a number, or null when a layer is missing) only with `--unpacked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unpacked: Option<Option<u64>>,
+}
+
+#[derive(Serialize)]
+struct ArtifactJson<'a> {
+    digest: &'a Digest,
+    status: Status,
+}
+
 /// The JSON document of `docs/json.md`.
-pub fn to_json(g: &Graph, opts: &LsOptions) -> Value {
-    let images: Vec<Value> = g
-        .images
-        .iter()
-        .filter(|img| opts.shows_image(img))
-        .map(|img| {
-            let platforms: Vec<Value> = img
+pub fn to_json<'a>(g: &'a Graph, opts: &LsOptions) -> LsJson<'a> {
+    let platform = |p: &'a PlatformManifest| PlatformJson {
+        platform: p.platform_string(),
+        digest: &p.desc.digest,
+        status: p.status,
+        size: SizeJson {
+            present: p.size_present,
+            total: p.size_total,
+            unpacked: (opts.unpacked.as_ref()).map(|u| u.get(&p.desc.digest).copied().flatten()),
+        },
+        attestations: (p.attestations.iter())
+            .map(|a| ArtifactJson {
+                digest: &a.desc.digest,
+                status: a.status,
+            })
+            .collect(),
+    };
+    let images = (g.images.iter().filter(|img| opts.shows_image(img)))
+        .map(|img| ImageJson {
+            name: &img.name,
+            tags: &img.tags,
+            digest: &img.root.digest,
+            media_type: &img.root.media_type,
+            platforms: img
                 .platforms
                 .iter()
                 .filter(|p| opts.shows(p))
-                .map(|p| {
-                    let mut size = json!({"present": p.size_present, "total": p.size_total});
-                    if let Some(u) = &opts.unpacked {
-                        size["unpacked"] = json!(u.get(&p.desc.digest).copied().flatten());
-                    }
-                    json!({
-                        "platform": p.platform_string(),
-                        "digest": p.desc.digest.to_string(),
-                        "status": p.status,
-                        "size": size,
-                        "attestations": p.attestations.iter().map(|a| json!({
-                            "digest": a.desc.digest.to_string(),
-                            "status": a.status,
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            json!({
-                "name": img.name,
-                "tags": img.tags,
-                "digest": img.root.digest.to_string(),
-                "mediaType": img.root.media_type,
-                "platforms": platforms,
-            })
+                .map(platform)
+                .collect(),
         })
         .collect();
-    json!({
-        "archive": {
-            "format": g.format.name(),
-            "compression": g.archive.compression.name(),
-            "blobs": g.distinct_blobs().len(),
-            "size": g.archive.size(),
+    LsJson {
+        archive: ArchiveJson {
+            format: g.format.name(),
+            compression: g.archive.compression.name(),
+            blobs: g.distinct_blobs().len(),
+            size: g.archive.size(),
         },
-        "images": images,
-    })
+        images,
+    }
 }
 
 fn short(d: &crate::digest::Digest, no_trunc: bool) -> String {
     if no_trunc {
         d.to_string()
     } else {
-        d.short().to_string()
+        d.short()
     }
 }
 

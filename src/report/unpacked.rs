@@ -43,7 +43,7 @@ fn platform_layers(g: &Graph) -> HashMap<Digest, Vec<Option<&Loc>>> {
             out.insert(pm.desc.digest.clone(), ls);
         }
     }
-    for l in &g.legacy {
+    for l in g.legacy() {
         if let Some(id) = &l.id {
             out.insert(
                 id.clone(),
@@ -56,7 +56,7 @@ fn platform_layers(g: &Graph) -> HashMap<Digest, Vec<Option<&Loc>>> {
 
 /// The number of bytes the layer at `loc` decompresses to.
 fn decompressed_len(g: &Graph, loc: &Loc) -> Result<u64> {
-    let mut input = BufReader::with_capacity(1 << 20, g.input_of(loc).reader(loc)?);
+    let mut input = BufReader::with_capacity(crate::source::IO_BUF, g.input_of(loc).reader(loc)?);
     let name = || format!("{}: {}", g.input_of(loc).name, loc.member);
     let codec = compress::peek(&mut input).map_err(|e| Error::io(name(), e))?;
     let mut decoded = compress::decoder(input, codec).map_err(|e| Error::io(name(), e))?;

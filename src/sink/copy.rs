@@ -51,7 +51,7 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], loc: &Loc) -> Result<usize> {
         match r.read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(&loc.member, e)),
+            Err(e) => return Err(Error::io(&*loc.member, e)),
         }
     }
 }
@@ -59,7 +59,7 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], loc: &Loc) -> Result<usize> {
 /// The input ended before the blob did.
 fn changed(loc: &Loc, done: u64) -> Error {
     Error::format(
-        &loc.member,
+        &*loc.member,
         format!(
             "the input changed while being read: {done} of {} bytes",
             loc.size

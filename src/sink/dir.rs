@@ -76,7 +76,7 @@ fn write_member(
         Content::Input { loc, digest } => {
             let archive = inputs
                 .get(loc.input)
-                .ok_or_else(|| Error::format(&loc.member, "no such input"))?;
+                .ok_or_else(|| Error::format(&*loc.member, "no such input"))?;
             let want = digest.as_ref().filter(|_| verify);
             super::copy::copy_checked(archive, loc, want, &mut f, name)
         }

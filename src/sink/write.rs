@@ -124,7 +124,7 @@ fn input_of<'a>(inputs: &[&'a Archive], loc: &Loc) -> Result<&'a Archive> {
     inputs
         .get(loc.input)
         .copied()
-        .ok_or_else(|| Error::format(&loc.member, "no such input"))
+        .ok_or_else(|| Error::format(&*loc.member, "no such input"))
 }
 
 /// Whether the parallel copy can write `plan`: every input it reads from is a tar file.
@@ -245,7 +245,7 @@ pub fn write(
                 verify_plan(inputs, plan)?;
             }
             let mut hw = Hashing {
-                inner: io::BufWriter::with_capacity(1 << 20, out),
+                inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
                 hasher: Hasher::new(Algorithm::Sha256),
                 count: 0,
             };
@@ -354,7 +354,7 @@ fn write_direct(
     let mut jobs = Vec::with_capacity(blobs.len());
     for b in blobs {
         let Some(input) = inputs.get(b.loc.input).and_then(|a| a.tar_file()) else {
-            return Err(Error::format(&b.loc.member, "its input is not a tar file"));
+            return Err(Error::format(&*b.loc.member, "its input is not a tar file"));
         };
         jobs.push(parallel::Job {
             input,
@@ -403,7 +403,7 @@ fn write_streamed(
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
     let mut hw = Hashing {
-        inner: io::BufWriter::with_capacity(1 << 20, out),
+        inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
         hasher: Hasher::new(Algorithm::Sha256),
         count: 0,
     };

@@ -4,9 +4,10 @@ use super::{Member, MemberKind};
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Walk `root` and list its files, symlinks and folders by relative name.
-pub fn scan(root: &Path) -> Result<BTreeMap<String, Member>> {
+pub fn scan(root: &Path) -> Result<BTreeMap<Arc<str>, Member>> {
     let mut members = BTreeMap::new();
     let mut stack = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
@@ -34,7 +35,7 @@ pub fn scan(root: &Path) -> Result<BTreeMap<String, Member>> {
                 MemberKind::Other
             };
             members.insert(
-                rel,
+                Arc::from(rel),
                 Member {
                     size: if kind == MemberKind::File {
                         meta.len()

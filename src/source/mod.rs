@@ -47,8 +47,9 @@ pub struct Member {
 /// Where a regular file's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Loc {
-    /// The (normalised) member name that holds the bytes, after following links.
-    pub member: String,
+    /// The (normalised) member name that holds the bytes, after following links: shared with
+    /// the member table, as a graph holds a `Loc` for every blob.
+    pub member: Arc<str>,
     pub offset: u64,
     pub size: u64,
     /// Which input of a union holds it (see `Graph::inputs`); 0 for a single archive.
@@ -94,7 +95,7 @@ pub struct Archive {
     pub name: String,
     pub compression: Compression,
     backing: Backing,
-    members: BTreeMap<String, Member>,
+    members: BTreeMap<Arc<str>, Member>,
     /// Keeps a decompression spool alive as long as the archive.
     _spool: Option<compress::Spool>,
     /// The tar file mapped into memory, made on first use (see [`Archive::map`]).
@@ -103,6 +104,16 @@ pub struct Archive {
 
 /// The largest JSON document we read into memory.
 pub const MAX_JSON: u64 = 64 << 20;
+
+/// The size of the buffers members' bytes are read (and archives written) through.
+pub const IO_BUF: usize = 1 << 20;
+
+/// How much of a mapped member is hashed before its pages are released.
+const HASH_WINDOW: usize = 8 << 20;
+
+/// The most links [`Archive::resolve`] follows from one name before calling it a loop (as
+/// Linux's `MAXSYMLINKS`).
+pub const MAX_LINK_DEPTH: usize = 40;
 
 impl Archive {
     /// Open `path` (a tar file, gzip or zstd tar, an OCI layout directory, or `-` for stdin;
@@ -272,7 +283,7 @@ impl Archive {
     ) -> Option<crate::digest::Digest> {
         match &self.backing {
             Backing::Memory { digests, .. } => {
-                digests.get(&(loc.member.clone(), algorithm)).cloned()
+                digests.get(&(loc.member.to_string(), algorithm)).cloned()
             }
             _ => None,
         }
@@ -292,7 +303,7 @@ impl Archive {
     }
 
     /// All members by normalised name.
-    pub fn members(&self) -> &BTreeMap<String, Member> {
+    pub fn members(&self) -> &BTreeMap<Arc<str>, Member> {
         &self.members
     }
 
@@ -318,14 +329,14 @@ impl Archive {
     /// archive. `Ok(None)` when there is no such member; an error when a link escapes or loops.
     pub fn resolve(&self, name: &str) -> Result<Option<Loc>> {
         let mut current = paths::normalize(name, name)?;
-        for _ in 0..40 {
-            let Some(m) = self.members.get(&current) else {
+        for _ in 0..MAX_LINK_DEPTH {
+            let Some((key, m)) = self.members.get_key_value(current.as_str()) else {
                 return Ok(None);
             };
             match &m.kind {
                 MemberKind::File => {
                     return Ok(Some(Loc {
-                        member: current,
+                        member: key.clone(),
                         offset: m.offset,
                         size: m.size,
                         input: 0,
@@ -352,7 +363,7 @@ impl Archive {
     pub fn read_small(&self, loc: &Loc, cap: u64) -> Result<Vec<u8>> {
         if loc.size > cap {
             return Err(Error::format(
-                &loc.member,
+                &*loc.member,
                 format!("document too large ({} bytes, limit {cap})", loc.size),
             ));
         }
@@ -376,16 +387,16 @@ impl Archive {
                         Ok(())
                     }
                     None => Err(Error::format(
-                        &loc.member,
+                        &*loc.member,
                         "read past the end of the member",
                     )),
                 }
             }
             Backing::Dir(root) => {
-                let path = root.join(&loc.member);
-                let f = File::open(&path).map_err(|e| Error::io(&loc.member, e))?;
+                let path = root.join(&*loc.member);
+                let f = File::open(&path).map_err(|e| Error::io(&*loc.member, e))?;
                 f.read_exact_at(buf, pos)
-                    .map_err(|e| Error::io(&loc.member, e))
+                    .map_err(|e| Error::io(&*loc.member, e))
             }
         }
     }
@@ -457,7 +468,7 @@ impl Archive {
             },
             None => Chunks::Read {
                 reader: self.reader(loc)?,
-                buf: vec![0u8; 1 << 20],
+                buf: vec![0u8; IO_BUF],
                 name: format!("{}: {}", self.name, loc.member),
             },
         })
@@ -496,7 +507,7 @@ impl Archive {
             }
             Backing::Dir(root) => {
                 let f =
-                    File::open(root.join(&loc.member)).map_err(|e| Error::io(&loc.member, e))?;
+                    File::open(root.join(&*loc.member)).map_err(|e| Error::io(&*loc.member, e))?;
                 Ok(Box::new(f.take(loc.size)))
             }
         }
@@ -509,16 +520,16 @@ impl Archive {
         skipped: &std::collections::HashSet<String>,
         loc: &Loc,
     ) -> Result<&'a [u8]> {
-        if skipped.contains(&loc.member) {
+        if skipped.contains(&*loc.member) {
             return Err(Error::format(
-                &loc.member,
+                &*loc.member,
                 "content not kept when reading a compressed stream",
             ));
         }
         let start = loc.offset as usize;
         arena
             .get(start..start + loc.size as usize)
-            .ok_or_else(|| Error::format(&loc.member, "member outside the stream arena"))
+            .ok_or_else(|| Error::format(&*loc.member, "member outside the stream arena"))
     }
 }
 
@@ -597,7 +608,7 @@ impl Chunks<'_> {
                     return Err(Error::InputChanged);
                 }
                 archive.release(last);
-                let n = rest.len().min(8 << 20);
+                let n = rest.len().min(HASH_WINDOW);
                 let (now, later) = rest.split_at(n);
                 *last = now;
                 *rest = later;

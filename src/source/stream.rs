@@ -9,6 +9,7 @@ use crate::error::Error;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// Largest member kept in memory (documents are far smaller).
 pub const KEEP_MAX: u64 = 8 << 20;
@@ -17,7 +18,7 @@ pub const ARENA_MAX: usize = 48 << 20;
 
 /// The outcome of a streaming scan.
 pub struct Streamed {
-    pub members: BTreeMap<String, Member>,
+    pub members: BTreeMap<Arc<str>, Member>,
     /// Kept members' bytes; `Member::offset` indexes into it.
     pub arena: Vec<u8>,
     /// Members whose bytes were not kept.
@@ -97,7 +98,7 @@ pub fn scan<R: Read>(
     };
     let mut structure = Structure::new();
     let mut count = 0usize;
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; super::IO_BUF];
     for entry in archive.entries().map_err(terr)? {
         let mut entry =
             entry.map_err(|e| StreamError::Failed(super::tar_scan::entry_error(name, count, e)))?;
@@ -174,7 +175,7 @@ pub fn scan<R: Read>(
         let is_dir = kind == MemberKind::Dir;
         if let Some(prev) = out
             .members
-            .insert(member_name.clone(), Member { kind, size, offset })
+            .insert(Arc::from(member_name), Member { kind, size, offset })
         {
             if !(prev.kind == MemberKind::Dir && is_dir) {
                 return Err(StreamError::Failed(Error::Tar(format!(

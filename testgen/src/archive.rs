@@ -71,6 +71,8 @@ struct Written {
 #[derive(Default)]
 struct Builder {
     blobs: Vec<(Digest, Blob)>,
+    /// The digests in `blobs`: adding stays linear in archives of 100,000 blobs.
+    seen: std::collections::HashSet<Digest>,
     /// Documents referenced but left out (missing platforms).
     missing: Vec<Digest>,
     docker_entries: Vec<DockerEntry>,
@@ -79,20 +81,21 @@ struct Builder {
 impl Builder {
     fn add(&mut self, bytes: Vec<u8>) -> Digest {
         let d = Digest::of(&bytes);
-        if !self.has(&d) {
-            self.blobs.push((d.clone(), Blob::Bytes(bytes)));
-        }
+        self.push(d.clone(), Blob::Bytes(bytes));
         d
+    }
+
+    /// Add a blob unless one with its digest is already there.
+    fn push(&mut self, d: Digest, blob: Blob) {
+        if self.seen.insert(d.clone()) {
+            self.blobs.push((d, blob));
+        }
     }
 
     fn add_json(&mut self, v: &Value) -> (Digest, u64) {
         let b = serde_json::to_vec(v).unwrap_or_default();
         let n = b.len() as u64;
         (self.add(b), n)
-    }
-
-    fn has(&self, d: &Digest) -> bool {
-        self.blobs.iter().any(|(x, _)| x == d)
     }
 }
 
@@ -166,8 +169,8 @@ fn platform_manifest(b: &mut Builder, mt: &MediaTypes, ps: &PlatformSpec) -> Wri
         let d = Digest::of_reader(Noise::new(l.seed, l.size));
         diff_ids.push(d.to_string());
         layer_descs.push(json!({"mediaType": mt.layer, "digest": d.to_string(), "size": l.size}));
-        if !ps.missing && !b.has(&d) {
-            b.blobs.push((d, Blob::Layer(l.clone())));
+        if !ps.missing {
+            b.push(d, Blob::Layer(l.clone()));
         }
     }
     let mut config = json!({

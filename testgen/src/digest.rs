@@ -6,7 +6,7 @@ use std::fmt;
 use std::io::{self, Read};
 
 /// The SHA-256 of a blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Digest(String);
 
 impl Digest {

@@ -44,6 +44,8 @@ use work::Work;
 
 /// Bytes hashed or written at a time: small enough to stay in a core's L2 cache.
 const CHUNK: u64 = 1 << 20;
+/// The most copy threads: past eight, the page cache and the disk, not the cores, bound the copy.
+const MAX_COPY_THREADS: usize = 8;
 /// The page size that decides whether an in-kernel copy is aligned.
 const PAGE: u64 = 4096;
 /// Zeros, for gaps in the output that nothing is written to (the output's digest hashes them).
@@ -106,7 +108,7 @@ pub fn copy_all(
     let streams = jobs.iter().filter(|j| j.expect.is_some()).count() + usize::from(digest_output);
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
-        .clamp(1, 8)
+        .clamp(1, MAX_COPY_THREADS)
         .min(
             usize::try_from(pieces)
                 .unwrap_or(usize::MAX)
