@@ -42,6 +42,10 @@ pub fn copy_checked(
         out.write_all(&buf[..n])
             .map_err(|e| Error::io(out_name, e))?;
     }
+    // An empty blob has no buffer to check with.
+    if let (Some(d), Some(h)) = (want, h) {
+        crate::digest::check::compare(d, h.finish())?;
+    }
     Ok(())
 }
 
