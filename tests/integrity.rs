@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{listing, sha256};
+use common::{listing, sha256, whole_tar};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Output;
@@ -1019,23 +1019,6 @@ fn decoded(b: &[u8], codec: &str) -> Vec<u8> {
         out.extend_from_slice(&buf[..n]);
     }
     out
-}
-
-/// Whether `b` is a whole tar: every member's bytes all there, then the zero blocks ending it.
-fn whole_tar(b: &[u8]) -> bool {
-    let mut a = tar::Archive::new(b);
-    let Ok(entries) = a.entries() else {
-        return false;
-    };
-    for e in entries {
-        let Ok(mut e) = e else { return false };
-        let size = e.header().size().unwrap_or(u64::MAX);
-        let mut v = Vec::new();
-        if std::io::Read::read_to_end(&mut e, &mut v).is_err() || v.len() as u64 != size {
-            return false;
-        }
-    }
-    b.len() >= 1024 && b[b.len() - 1024..].iter().all(|&x| x == 0)
 }
 
 /// `-o -` streams with no first pass over the blobs: a layer that does not match its digest
