@@ -378,6 +378,44 @@ fn compressed_outputs_and_stdout() {
     assert!(r.stderr.is_empty(), "-q is quiet");
 }
 
+/// gzip output is fixed-size members compressed on every core: the same bytes on one core as on
+/// all of them, and a valid archive once gunzipped.
+#[test]
+fn gzip_output_is_the_same_bytes_on_one_core_and_on_all() {
+    let d = tmp();
+    let input = d.path().join("in.tar");
+    let spec = ArchiveSpec {
+        images: vec![testgen::multi_platform(
+            "docker.io/library/big:1",
+            2,
+            5 << 20,
+            false,
+        )],
+        ..Default::default()
+    };
+    testgen::write_archive(&spec, std::fs::File::create(&input).unwrap()).unwrap();
+    let all = out_path(&d, "all.tar.gz");
+    filter_ok(&input, &all, &["--platform", "linux/amd64"]);
+    let one = out_path(&d, "one.tar.gz");
+    let pinned = std::process::Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_ocislim"), "filter"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&one)
+        .args(["--platform", "linux/amd64"])
+        .output()
+        .unwrap();
+    ok(&pinned);
+    let bytes = std::fs::read(&all).unwrap();
+    assert_eq!(bytes, std::fs::read(&one).unwrap());
+    let members = bytes
+        .windows(4)
+        .filter(|w| w == &[0x1f, 0x8b, 8, 0])
+        .count();
+    assert!(members >= 5, "{members} gzip members");
+    assert_valid(&all);
+}
+
 #[test]
 fn dry_run_and_json_report() {
     let d = tmp();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{listing, sha256};
+use common::{listing, sha256, whole_tar};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Output;
@@ -53,6 +53,10 @@ struct Platform {
 impl Platform {
     fn new(os: &str, arch: &str, variant: Option<&str>) -> Platform {
         let layer = format!("layer of {os}/{arch}\n").repeat(20).into_bytes();
+        Platform::with_layer(os, arch, variant, layer)
+    }
+
+    fn with_layer(os: &str, arch: &str, variant: Option<&str>, layer: Vec<u8>) -> Platform {
         let mut config = json!({"architecture": arch, "os": os,
             "rootfs": {"type": "layers", "diff_ids": [sha256(&layer)]}});
         if let Some(v) = variant {
@@ -999,6 +1003,56 @@ fn any_single_byte_change_is_refused_or_harmless() {
                 }
             }
         }
+    }
+}
+
+/// What a reader decodes from `b` (compressed with `codec`, or not), up to the first error.
+fn decoded(b: &[u8], codec: &str) -> Vec<u8> {
+    let mut r: Box<dyn std::io::Read + '_> = match codec {
+        "gzip" => Box::new(flate2::read::MultiGzDecoder::new(b)),
+        "zstd" => Box::new(zstd::stream::read::Decoder::new(b).unwrap()),
+        _ => Box::new(b),
+    };
+    let (mut out, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+    while let Ok(n @ 1..) = r.read(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+/// `-o -` streams with no first pass over the blobs: a layer that does not match its digest
+/// stops the stream before its last buffer, exit 1 naming it, so what was streamed (plain, gzip
+/// or zstd) is never a whole tar; the same archive intact streams a whole one.
+#[test]
+fn a_bad_blob_on_standard_output_never_ends_a_whole_tar() {
+    let d = tempfile::tempdir().unwrap();
+    let layer: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let ps = [Platform::with_layer("linux", "amd64", None, layer)];
+    let index = index_of(vec![ps[0].descriptor(false)]);
+    let good = oci_archive(&ps, &index, &index);
+    let at = good
+        .windows(64)
+        .position(|w| w == &ps[0].layer[..64])
+        .unwrap();
+    let bad = write(d.path(), "bad.tar", &flipped(&good, at + 10));
+    let good = write(d.path(), "good.tar", &good);
+    let needle = format!("blob {}: digest mismatch", sha256(&ps[0].layer));
+    for codec in ["none", "gzip", "zstd"] {
+        let r = run(&["filter", &bad, "-o", "-", "--compress", codec]);
+        fails(&r, &needle);
+        let streamed = decoded(&r.stdout, codec);
+        assert!(!whole_tar(&streamed), "{codec}: {} bytes", streamed.len());
+        if codec == "none" {
+            assert!(
+                streamed.len() > 2 << 20,
+                "streamed as read, not after a first pass"
+            );
+        }
+        let r = run(&["filter", &good, "-o", "-", "--compress", codec]);
+        ok(&r);
+        assert!(whole_tar(&decoded(&r.stdout, codec)), "{codec}");
     }
 }
 

@@ -1,9 +1,8 @@
-//! Output compression on every core: zstd with its own worker threads, and gzip as a series of
-//! independently compressed members made in parallel (standard gunzip and Go read them as one
-//! stream, the way pigz-compatible tools do).
+//! Output compression on every core: the choice of codec and level, zstd with its own worker
+//! threads, and gzip as independently compressed members made in parallel ([`super::gzip`]).
 
+use super::gzip::ParGz;
 use crate::error::{Error, Result};
-use rayon::prelude::*;
 use std::io::{self, Write};
 use std::ops::RangeInclusive;
 
@@ -82,7 +81,7 @@ fn checked(
 pub fn wrap<'a, W: Write + 'a>(out: W, c: OutCompression) -> io::Result<Box<dyn Finish + 'a>> {
     Ok(match c {
         OutCompression::None => Box::new(Plain(out)),
-        OutCompression::Gzip(level) => Box::new(ParGz::new(out, level)),
+        OutCompression::Gzip(level) => Box::new(ParGz::new(out, level)?),
         OutCompression::Zstd(level) => {
             let mut e = zstd::stream::write::Encoder::new(out, level)?;
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
@@ -136,107 +135,15 @@ impl<W: Write> Finish for ZstdOut<W> {
     }
 }
 
-const GZ_BLOCK: usize = 4 << 20;
-
-/// Parallel gzip: the input is cut into fixed blocks, each compressed as its own gzip member.
-struct ParGz<W: Write> {
-    out: W,
-    level: u32,
-    pending: Vec<Vec<u8>>,
-    current: Vec<u8>,
-}
-
-impl<W: Write> ParGz<W> {
-    fn new(out: W, level: u32) -> Self {
-        ParGz {
-            out,
-            level,
-            pending: Vec::new(),
-            current: Vec::with_capacity(GZ_BLOCK),
-        }
-    }
-
-    fn flush_pending(&mut self) -> io::Result<()> {
-        let level = self.level;
-        let compressed: Vec<io::Result<Vec<u8>>> = self
-            .pending
-            .par_iter()
-            .map(|block| {
-                let mut e = flate2::GzBuilder::new()
-                    .mtime(0)
-                    .operating_system(255)
-                    .write(
-                        Vec::with_capacity(block.len() / 2),
-                        flate2::Compression::new(level),
-                    );
-                e.write_all(block)?;
-                e.finish()
-            })
-            .collect();
-        self.pending.clear();
-        for c in compressed {
-            self.out.write_all(&c?)?;
-        }
-        Ok(())
-    }
-}
-
-impl<W: Write> Write for ParGz<W> {
-    fn write(&mut self, mut b: &[u8]) -> io::Result<usize> {
-        let n = b.len();
-        while !b.is_empty() {
-            let room = GZ_BLOCK - self.current.len();
-            let take = room.min(b.len());
-            self.current.extend_from_slice(&b[..take]);
-            b = &b[take..];
-            if self.current.len() == GZ_BLOCK {
-                let full = std::mem::replace(&mut self.current, Vec::with_capacity(GZ_BLOCK));
-                self.pending.push(full);
-                if self.pending.len() >= 2 * rayon::current_num_threads() {
-                    self.flush_pending()?;
-                }
-            }
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 impl<W: Write> Finish for ParGz<W> {
-    fn finish(mut self: Box<Self>) -> io::Result<()> {
-        if !self.current.is_empty() || self.pending.is_empty() {
-            let last = std::mem::take(&mut self.current);
-            self.pending.push(last);
-        }
-        self.flush_pending()?;
-        self.out.flush()
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        ParGz::finish(*self)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
-
-    #[test]
-    fn parallel_gzip_reads_back_as_one_stream() {
-        let data: Vec<u8> = (0..(GZ_BLOCK * 2 + 1234))
-            .map(|i| (i % 251) as u8)
-            .collect();
-        let mut out = Vec::new();
-        {
-            let mut w = wrap(&mut out, OutCompression::Gzip(1)).unwrap();
-            w.write_all(&data).unwrap();
-            w.finish().unwrap();
-        }
-        let mut back = Vec::new();
-        flate2::read::MultiGzDecoder::new(&out[..])
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, data);
-    }
 
     #[test]
     fn names_choose_compression() {

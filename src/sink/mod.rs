@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod compress;
 pub mod copy;
 pub mod dir;
+pub mod gzip;
 pub mod parallel;
 pub mod tar_writer;
 pub mod target;

@@ -143,17 +143,19 @@ fn single_input<'a>(inputs: &[&'a Archive], plan: &Plan) -> Option<&'a Archive> 
     }
 }
 
-/// A writer that hashes what passes through and counts it.
+/// A writer that counts what passes through, and hashes it when there is a hasher.
 struct Hashing<W> {
     inner: W,
-    hasher: Hasher,
+    hasher: Option<Hasher>,
     count: u64,
 }
 
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(b)?;
-        self.hasher.update(&b[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&b[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
@@ -230,7 +232,7 @@ pub fn write(
             super::dir::write_dir(inputs, plan, dir, opts.verify)
         }
         Target::Stdout | Target::Stream(_) => {
-            let (out, name): (Box<dyn Write>, String) = match target {
+            let (mut out, name): (Box<dyn Write>, String) = match target {
                 Target::Stream(p) => (
                     Box::new(super::target::open_stream(p)?),
                     p.display().to_string(),
@@ -240,26 +242,10 @@ pub fn write(
                 )),
                 _ => (Box::new(io::stdout().lock()), "stdout".into()),
             };
-            // Nothing can be taken back once streamed: verify first.
-            if opts.verify {
-                verify_plan(inputs, plan)?;
-            }
-            let mut hw = Hashing {
-                inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
-                hasher: Hasher::new(Algorithm::Sha256),
-                count: 0,
-            };
-            {
-                let mut c =
-                    compress::wrap(&mut hw, opts.compression).map_err(|e| Error::io(&name, e))?;
-                stream(inputs, &pieces, &mut c, opts.verify, &pb).map_err(|e| relabel(e, &name))?;
-                c.finish().map_err(|e| Error::io(&name, e))?;
-            }
-            hw.flush().map_err(|e| Error::io(&name, e))?;
-            Ok(Written {
-                bytes: hw.count,
-                sha256: opts.digest_output.then(|| hw.hasher.finish()),
-            })
+            // Nothing can be taken back once streamed: a blob that does not match its digest
+            // stops the stream before its last buffer (held back by `copy_checked`), so the
+            // reader never gets that blob whole nor the tar's end.
+            write_streamed(inputs, &pieces, &mut out, opts, &pb).map_err(|e| relabel(e, &name))
         }
         Target::File(path) => {
             let name = path.display().to_string();
@@ -393,18 +379,18 @@ fn write_direct(
     Ok(Written { bytes: off, sha256 })
 }
 
-/// Any other input or a compressed output: one ordered stream through user space, each blob
-/// hashed from the buffer that is written ([`copy::copy_checked`]).
+/// Any other input, a compressed output or a stream: one ordered stream through user space, each
+/// blob hashed from the buffer that is written ([`copy::copy_checked`]).
 fn write_streamed(
     inputs: &[&Archive],
     pieces: &[Span<'_>],
-    out: &mut std::fs::File,
+    out: &mut dyn Write,
     opts: &WriteOptions,
     pb: &indicatif::ProgressBar,
 ) -> Result<Written> {
     let mut hw = Hashing {
         inner: io::BufWriter::with_capacity(crate::source::IO_BUF, out),
-        hasher: Hasher::new(Algorithm::Sha256),
+        hasher: opts.digest_output.then(|| Hasher::new(Algorithm::Sha256)),
         count: 0,
     };
     let werr = |e: io::Error| Error::io("output", e);
@@ -416,7 +402,7 @@ fn write_streamed(
     hw.flush().map_err(werr)?;
     Ok(Written {
         bytes: hw.count,
-        sha256: opts.digest_output.then(|| hw.hasher.finish()),
+        sha256: hw.hasher.map(Hasher::finish),
     })
 }
 

@@ -267,3 +267,20 @@ pub fn listing(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Whether `b` is a whole tar: every member's bytes all there, then the zero blocks ending it.
+pub fn whole_tar(b: &[u8]) -> bool {
+    let mut a = tar::Archive::new(b);
+    let Ok(entries) = a.entries() else {
+        return false;
+    };
+    for e in entries {
+        let Ok(mut e) = e else { return false };
+        let size = e.header().size().unwrap_or(u64::MAX);
+        let mut v = Vec::new();
+        if std::io::Read::read_to_end(&mut e, &mut v).is_err() || v.len() as u64 != size {
+            return false;
+        }
+    }
+    b.len() >= 1024 && b[b.len() - 1024..].iter().all(|&x| x == 0)
+}
