@@ -413,6 +413,26 @@ if [ "$SKOPEO" = 1 ]; then
     rm -rf "$LAYERS" "$WORK/layer-list"
 fi
 
+# --- (j) many images: ls, verify and filter of 1,500 images x 8 platforms with attestations -------
+MANY=$IN/many-1500-$KEY.tar
+if [ ! -s "$MANY" ]; then
+    log "generating $(basename "$MANY")"
+    "$GEN" "$MANY.part" 8 3 1000 1000 --attest --images 1500 && mv "$MANY.part" "$MANY"
+fi
+tar -tf "$MANY" | wc -l >"$RES/many-members.txt"
+log "many images: $(cat "$RES/many-members.txt") members"
+hf many --runs "$RUNS" --warmup "$WARMUP" \
+    --prepare "sync; cat $MANY > /dev/null" --prepare "sync; cat $MANY > /dev/null" \
+    --prepare "rm -f $WORK/out.tar; sync; cat $MANY > /dev/null" \
+    -n "ocislim ls many" "$OCISLIM ls $MANY" \
+    -n "ocislim verify many" "$OCISLIM verify $MANY" \
+    -n "ocislim filter many 1p" "$OCISLIM filter $MANY --platform linux/amd64 -o $WORK/out.tar -q"
+python3 "$TOOLS/peakmem.py" "$OCISLIM" ls "$MANY" >"$RES/mem-manyls.txt"
+python3 "$TOOLS/peakmem.py" "$OCISLIM" verify "$MANY" >"$RES/mem-manyverify.txt"
+python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$MANY" --platform linux/amd64 -o "$WORK/out.tar" -q >"$RES/mem-manyfilter.txt"
+python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$ZST" -o "$WORK/out.tar" --platform "$KEEP2" -q >"$RES/mem-zstfilter.txt"
+rm -f "$WORK/out.tar"
+
 # --- report -----------------------------------------------------------------------------------
 {
     echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
@@ -489,13 +509,20 @@ row("split into eight, verified", "ocislim split", med(V, "ocislim split 8"), "c
 row("delta 8→2 against a base holding amd64 and the shared layer", "ocislim delta", med(V, "ocislim delta"), "ocislim filter", med(V, "ocislim filter 2p (delta's)"), "≤ 1.2×", lambda r: r <= 1.2)
 U = load("unpacked")
 row("`ls --unpacked` of the archive with zstd layers (reference)", "ocislim ls --unpacked", med(U, "ocislim ls --unpacked"), f"zstd -dc of the layers on {env['cores']} cores", med(U, "zstd -dc layers"))
+M = load("many")
+many_n = open(f"{res}/many-members.txt").read().strip() if os.path.exists(f"{res}/many-members.txt") else "?"
+ls_m = med(M, "ocislim ls many")
+rows.append(f"| `ls` of 1,500 images × 8 platforms with attestations ({many_n} members) | `ocislim ls` {fs(ls_m)} | | | ≤ 0.3 s | {'n/a' if ls_m is None else ('met' if ls_m <= 0.3 else '**missed**')} |")
+if ls_m is not None: verdicts.append(("ls of 1,500 images", "≤ 0.3 s", ls_m <= 0.3))
+rows.append(f"| `verify` and `filter --platform linux/amd64` of the same (reference) | `ocislim verify` {fs(med(M, 'ocislim verify many'))} | `ocislim filter` {fs(med(M, 'ocislim filter many 1p'))} | | | |")
 row("apply of that delta, verified", "ocislim apply", med(V, "ocislim apply"), "cat applied", med(V, "cat applied"), "≤ 1.3×", lambda r: r <= 1.3)
 
 mrows = []
 for l, sz in sizes:
     m = mem(str(l))
     if m: mrows.append((f"`filter` 8→2, {gb(sz)} archive", m))
-for n, label in (("gz", f"`ls` of the .tar.gz ({gb(bsz)} decompressed)"), ("gzfilter", "`filter` of the .tar.gz"), ("ls", f"`ls` of the {gib(sp_app)} sparse archive")):
+for n, label in (("gz", f"`ls` of the .tar.gz ({gb(bsz)} decompressed)"), ("gzfilter", "`filter` of the .tar.gz"), ("zstfilter", "`filter` of the .tar.zst"), ("ls", f"`ls` of the {gib(sp_app)} sparse archive"),
+                 ("manyls", "`ls` of 1,500 images"), ("manyverify", "`verify` of 1,500 images"), ("manyfilter", "`filter` of 1,500 images to one platform")):
     m = mem(n)
     if m: mrows.append((label, m))
 max_anon = max((m[1] for _, m in mrows), default=0)
@@ -521,7 +548,8 @@ out.append(f"Input: {gb(bsz)} OCI archive, one image of 8 platforms × three {bi
            f"the same file `cat kept` and `cp kept` copy; one platform is `linux/arm64/v8`. "
            f"ocislim (run with `-q`, so it skips the output's own sha256) writes to a temporary file and renames it into place, "
            f"without fsync, like `cat`, `cp`, tar and skopeo; `cat kept + fsync` (`cat kept > copy && sync copy`) is shown for reference. "
-           f"Compressed input is streamed by `ls` (no spool).\n")
+           f"Compressed input is streamed by `ls` (no spool); `filter` of a compressed file to a plain tar reads it twice (no spool). "
+           f"The compressed archives are that archive through `pigz -1` and `zstd -T0 -3`; its layers are incompressible noise, so the compressors mostly store them.\n")
 out.append("| What | Command (median) | Against (median) | Ratio | Target | |")
 out.append("| --- | --- | --- | --- | --- | --- |")
 out += rows
