@@ -249,11 +249,7 @@ impl<'a> Ctx<'a> {
         if let Some(map) = self.work.map {
             return map_range(map, at.member, at.in_off, at.len);
         }
-        buf.resize(at.len as usize, 0);
-        at.input
-            .read_exact_at(buf, at.in_off)
-            .map_err(|e| Error::io(at.member, e))?;
-        Ok(buf)
+        read_piece(at, buf)
     }
 
     /// The input bytes of `at` read into `buf`, which nothing else can change: a shared mapping
@@ -262,11 +258,7 @@ impl<'a> Ctx<'a> {
     /// map, and faults in no pages: measured side by side, the verified copy takes 1.02× the
     /// time it took hashing and writing straight from the map.)
     pub(super) fn private_bytes<'b>(&self, at: &Job<'_>, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
-        buf.resize(at.len as usize, 0);
-        at.input
-            .read_exact_at(buf, at.in_off)
-            .map_err(|e| Error::io(at.member, e))?;
-        Ok(buf)
+        read_piece(at, buf)
     }
 
     /// The piece of job `j` at `pos`, as the input range to read.
@@ -410,5 +402,19 @@ impl<'a> Ctx<'a> {
         });
         w.hash_rate[t].add(start, done);
         Ok(())
+    }
+}
+
+/// Read the input range of `at` into `buf`. The member table says the range exists, so a read
+/// that ends early means the input shrank since it was scanned.
+fn read_piece<'b>(at: &Job<'_>, buf: &'b mut Vec<u8>) -> Result<&'b [u8]> {
+    buf.resize(at.len as usize, 0);
+    match at.input.read_exact_at(buf, at.in_off) {
+        Ok(()) => Ok(buf),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::format(
+            at.member,
+            "the input changed while being read: it ends inside this member",
+        )),
+        Err(e) => Err(Error::io(at.member, e)),
     }
 }
