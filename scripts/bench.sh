@@ -66,6 +66,11 @@ KEEP1=linux/arm64/v8
 
 log() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
+# Before each run: dirty pages written back, then (as root) the page cache dropped, so that no
+# run pays for reclaiming the previous runs' pages (with 20 GB of cached inputs and outputs, the
+# kernel's reclaim in the writer's context doubled some runs); the inputs are then read back in.
+DROP='sync; { echo 1 > /proc/sys/vm/drop_caches; } 2>/dev/null'
+
 # --- tools ----------------------------------------------------------------------------------
 need_apt=()
 command -v hyperfine >/dev/null || need_apt+=(hyperfine)
@@ -276,7 +281,7 @@ for L in "${SIZES[@]}"; do
     OUT=$WORK/out.tar COPY=$WORK/copy.tar XD=$WORK/x SK=$WORK/skopeo.tar
     # Inputs are read right before each run: this VM's DAMON reclaim evicts idle page cache
     # within seconds, and a cold read would time the disk, not the tools.
-    PREP="rm -rf $OUT $COPY $XD $SK; sync; cat $A $KEPT > /dev/null"
+    PREP="rm -rf $OUT $COPY $XD $SK; $DROP; cat $A $KEPT > /dev/null"
     cmds=(
         -n "ocislim filter 2p" "$OCISLIM filter $A -o $OUT --platform $KEEP2 -q"
         -n "ocislim filter 2p --no-verify" "$OCISLIM filter $A -o $OUT --platform $KEEP2 -q --no-verify"
@@ -324,9 +329,9 @@ ZST=$IN/$(basename "$BIG" .tar).tar.zst
 [ -s "$ZST" ] || { log "zstd -3 $(basename "$BIG")"; zstd -q -T0 -3 -c <"$BIG" >"$ZST.part" && mv "$ZST.part" "$ZST"; }
 log "compressed input"
 hf compressed --runs "$RUNS" --warmup "$WARMUP" \
-    --prepare "sync; cat $GZ > /dev/null" --prepare "sync; cat $GZ > /dev/null" \
-    --prepare "sync; cat $ZST > /dev/null" --prepare "sync; cat $ZST > /dev/null" \
-    --prepare "sync; cat $GZ > /dev/null" \
+    --prepare "$DROP; cat $GZ > /dev/null" --prepare "$DROP; cat $GZ > /dev/null" \
+    --prepare "$DROP; cat $ZST > /dev/null" --prepare "$DROP; cat $ZST > /dev/null" \
+    --prepare "$DROP; cat $GZ > /dev/null" \
     -n "ocislim ls .tar.gz" "$OCISLIM ls $GZ" \
     -n "gzip -dc" "gzip -dc $GZ > /dev/null" \
     -n "ocislim ls .tar.zst" "$OCISLIM ls $ZST" \
@@ -334,7 +339,7 @@ hf compressed --runs "$RUNS" --warmup "$WARMUP" \
     -n "pigz -dc" "pigz -dc $GZ > /dev/null"
 # filter of the compressed archive to a plain tar, against decompressing it to a file
 log "filter of compressed input"
-FPREP="rm -f $WORK/out.tar $WORK/copy.tar; sync"
+FPREP="rm -f $WORK/out.tar $WORK/copy.tar; $DROP"
 hf compressed-filter --runs "$RUNS" --warmup "$WARMUP" \
     --prepare "$FPREP; cat $GZ > /dev/null" --prepare "$FPREP; cat $GZ > /dev/null" \
     --prepare "$FPREP; cat $ZST > /dev/null" --prepare "$FPREP; cat $ZST > /dev/null" \
@@ -345,7 +350,7 @@ hf compressed-filter --runs "$RUNS" --warmup "$WARMUP" \
 # compressed output, against the compressors on the kept bytes
 log "compressed output"
 KEPTBIG=$IN/kept-$BIGL-$KEY.tar
-OPREP="rm -f $WORK/out.tar.gz $WORK/out.tar.zst $WORK/copy.gz $WORK/copy.zst; sync"
+OPREP="rm -f $WORK/out.tar.gz $WORK/out.tar.zst $WORK/copy.gz $WORK/copy.zst; $DROP"
 hf compressed-out --runs "$RUNS" --warmup "$WARMUP" \
     --prepare "$OPREP; cat $BIG > /dev/null" --prepare "$OPREP; cat $KEPTBIG > /dev/null" \
     --prepare "$OPREP; cat $BIG > /dev/null" --prepare "$OPREP; cat $KEPTBIG > /dev/null" \
@@ -376,14 +381,14 @@ mkdir -p "$SPLIT.ref" && "$OCISLIM" split "$BIG" -o "$SPLIT.ref/{platform}.tar" 
 "$OCISLIM" apply "$DELTA.ref" --base "$BASE" -o "$APPLIED.ref" -q
 log "merge, split, delta, apply"
 hf verbs --runs "$RUNS" --warmup "$WARMUP" \
-    --prepare "rm -rf $WORK/copy; sync; cat $PARTS/*.tar $MERGED > /dev/null" \
-    --prepare "rm -rf $WORK/copy; sync; cat $MERGED > /dev/null" \
-    --prepare "rm -rf $SPLIT; mkdir $SPLIT; sync; cat $BIG $SPLIT.ref/*.tar > /dev/null" \
-    --prepare "rm -rf $WORK/copy; mkdir $WORK/copy; sync; cat $SPLIT.ref/*.tar > /dev/null" \
-    --prepare "rm -f $DELTA; sync; cat $BIG $BASE > /dev/null" \
-    --prepare "rm -rf $WORK/copy; sync; cat $BIG > /dev/null" \
-    --prepare "rm -f $APPLIED; sync; cat $DELTA.ref $BASE > /dev/null" \
-    --prepare "rm -rf $WORK/copy; sync; cat $APPLIED.ref > /dev/null" \
+    --prepare "rm -rf $WORK/copy; $DROP; cat $PARTS/*.tar $MERGED > /dev/null" \
+    --prepare "rm -rf $WORK/copy; $DROP; cat $MERGED > /dev/null" \
+    --prepare "rm -rf $SPLIT; mkdir $SPLIT; $DROP; cat $BIG $SPLIT.ref/*.tar > /dev/null" \
+    --prepare "rm -rf $WORK/copy; mkdir $WORK/copy; $DROP; cat $SPLIT.ref/*.tar > /dev/null" \
+    --prepare "rm -f $DELTA; $DROP; cat $BIG $BASE > /dev/null" \
+    --prepare "rm -rf $WORK/copy; $DROP; cat $BIG > /dev/null" \
+    --prepare "rm -f $APPLIED; $DROP; cat $DELTA.ref $BASE > /dev/null" \
+    --prepare "rm -rf $WORK/copy; $DROP; cat $APPLIED.ref > /dev/null" \
     -n "ocislim merge 8" "$OCISLIM merge $PARTS/*.tar -o $MERGED -q" \
     -n "cat merged" "cat $MERGED > $WORK/copy" \
     -n "ocislim split 8" "$OCISLIM split $BIG -o '$SPLIT/{platform}.tar' -q" \
@@ -407,7 +412,7 @@ if [ "$SKOPEO" = 1 ]; then
     find "$LAYERS/blobs" -type f -size +1M >"$WORK/layer-list"
     log "ls --unpacked of $(basename "$ZL") ($(wc -l <"$WORK/layer-list") zstd layers)"
     hf unpacked --runs "$RUNS" --warmup "$WARMUP" \
-        --prepare "sync; cat $ZL > /dev/null" --prepare "sync; cat $(tr '\n' ' ' <"$WORK/layer-list") > /dev/null" \
+        --prepare "$DROP; cat $ZL > /dev/null" --prepare "$DROP; cat $(tr '\n' ' ' <"$WORK/layer-list") > /dev/null" \
         -n "ocislim ls --unpacked" "$OCISLIM ls $ZL --unpacked" \
         -n "zstd -dc layers" "xargs -P $(nproc) -n 1 sh -c 'zstd -q -dc \"\$0\" > /dev/null' < $WORK/layer-list"
     rm -rf "$LAYERS" "$WORK/layer-list"
@@ -422,8 +427,8 @@ fi
 tar -tf "$MANY" | wc -l >"$RES/many-members.txt"
 log "many images: $(cat "$RES/many-members.txt") members"
 hf many --runs "$RUNS" --warmup "$WARMUP" \
-    --prepare "sync; cat $MANY > /dev/null" --prepare "sync; cat $MANY > /dev/null" \
-    --prepare "rm -f $WORK/out.tar; sync; cat $MANY > /dev/null" \
+    --prepare "$DROP; cat $MANY > /dev/null" --prepare "$DROP; cat $MANY > /dev/null" \
+    --prepare "rm -f $WORK/out.tar; $DROP; cat $MANY > /dev/null" \
     -n "ocislim ls many" "$OCISLIM ls $MANY" \
     -n "ocislim verify many" "$OCISLIM verify $MANY" \
     -n "ocislim filter many 1p" "$OCISLIM filter $MANY --platform linux/amd64 -o $WORK/out.tar -q"
@@ -541,7 +546,7 @@ with open(f"{res}/plot.ncols", "w") as c:
 out = []
 out.append(f"## Benchmarks\n")
 out.append(f"Measured by `{env['cmd']}` ({env['hyperfine']}, median of {env['runs']} runs after a warm-up; before each run the "
-           f"outputs are removed, `sync` runs and the inputs are read into the page cache, since this VM's DAMON reclaim evicts idle page cache within seconds) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
+           f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs are read back into it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
            f"ocislim {env['ocislim']}; load average (1/5/15 min) {env['load']}.\n")
 out.append(f"Input: {gb(bsz)} OCI archive, one image of 8 platforms × three {big/1e6:.0f} MB layers + one shared {big/1e6:.0f} MB layer + attestations "
            f"(`examples/gen-bench.rs`). `filter` keeps `linux/amd64,linux/arm64`: a {gb(kept)} output, "
