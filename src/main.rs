@@ -21,10 +21,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t =
     libmimalloc_sys::mi_option_use_numa_nodes - 1;
 
-/// Have mimalloc return freed pages to the system at once rather than up to a second later: what rayon's
-/// workers free while reading a graph otherwise stays in their heaps, out of the main thread's
-/// reach, and `ls --format json` of 1,500 images peaked 16 MiB higher, for 2 % less time
-/// (docs/performance.md).
+/// Have mimalloc return freed pages to the system at once rather than after its purge delay:
+/// what rayon's workers free while reading a graph otherwise stays in their heaps, out of the
+/// main thread's reach. Without it `ls --format json` of 1,500 images peaked 15 MiB higher; it
+/// costs about 1 % of that `ls`'s time (docs/performance.md).
 fn purge_at_once() {
     // SAFETY: sets one integer option of the allocator; mimalloc allows it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
