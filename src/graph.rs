@@ -12,10 +12,13 @@ use crate::layout::docs::{
 use crate::layout::legacy::{self, LegacyImage};
 use crate::platform::Platform;
 use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
+use rayon::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound::{Included, Unbounded};
+
+mod prefetch;
 
 /// The deepest indexes may nest below a root (real archives nest one or two); deeper is refused.
 pub const MAX_INDEX_DEPTH: usize = 32;
@@ -304,13 +307,13 @@ impl Graph {
     }
 
     /// The bytes of the JSON blob `d`, if present, checked as [`Graph::read_doc`] says.
-    fn read_doc_bytes(&self, d: &Digest) -> Result<Option<Vec<u8>>> {
+    fn read_doc_bytes(&self, d: &Digest) -> Result<Option<Cow<'_, [u8]>>> {
         if let Some(b) = self.made.get(d) {
-            return Ok(Some(b.clone()));
+            return Ok(Some(Cow::Borrowed(b)));
         }
         match self.blobs.get(d) {
             Some(loc) => {
-                let bytes = self.input_of(loc).read_small(loc, MAX_JSON)?;
+                let bytes = self.doc_at(loc)?;
                 let mut h = crate::digest::Hasher::new(d.algorithm());
                 h.update(&bytes);
                 crate::digest::check::compare(d, h.finish())?;
@@ -320,17 +323,35 @@ impl Graph {
         }
     }
 
-    /// Parse every index and manifest reachable from the roots (cycles are an error).
+    /// The bytes of the document at `loc` (at most [`MAX_JSON`]): borrowed from the mapped tar
+    /// (no copy, no allocation for the 25,000 documents of a large archive), else read.
+    fn doc_at(&self, loc: &Loc) -> Result<Cow<'_, [u8]>> {
+        let input = self.input_of(loc);
+        match input.mapped(loc) {
+            Some(bytes) if loc.size <= MAX_JSON => Ok(Cow::Borrowed(bytes?)),
+            _ => input.read_small(loc, MAX_JSON).map(Cow::Owned),
+        }
+    }
+
+    /// Parse every index and manifest reachable from the roots (cycles are an error); the
+    /// documents are read and parsed in parallel first ([`prefetch`]).
     fn load_docs(&mut self) -> Result<()> {
         let roots = self.roots.clone();
+        let mut ahead = prefetch::prefetch(self, &roots);
+        self.docs.reserve(ahead.len());
         let mut stack = Vec::new();
         for r in &roots {
-            self.load_desc(r, &mut stack)?;
+            self.load_desc(r, &mut stack, &mut ahead)?;
         }
         Ok(())
     }
 
-    fn load_desc(&mut self, d: &Descriptor, stack: &mut Vec<Digest>) -> Result<()> {
+    fn load_desc(
+        &mut self,
+        d: &Descriptor,
+        stack: &mut Vec<Digest>,
+        ahead: &mut prefetch::Prefetched,
+    ) -> Result<()> {
         if stack.contains(&d.digest) {
             return Err(Error::format(
                 d.digest.blob_path(),
@@ -346,37 +367,52 @@ impl Graph {
         if self.docs.contains_key(&d.digest) {
             return Ok(());
         }
+        let doc = match ahead.remove(&d.digest) {
+            Some((kind, doc)) if kind == d.kind() => doc,
+            _ => match self.parse_doc(d)? {
+                Some(doc) => doc,
+                None => return Ok(()),
+            },
+        };
+        if let Doc::Index { entries, .. } = &doc {
+            stack.push(d.digest.clone());
+            for e in entries {
+                self.load_desc(e, stack, ahead)?;
+            }
+            stack.pop();
+        }
+        self.docs.insert(d.digest.clone(), doc);
+        Ok(())
+    }
+
+    /// Read, check and parse the index or manifest `d` stands for; None when it is absent or
+    /// not a document of the graph.
+    fn parse_doc(&self, d: &Descriptor) -> Result<Option<Doc>> {
         let kind = d.kind();
         if kind == MediaKind::Other && !looks_like_manifest_type(&d.media_type) {
-            return Ok(());
+            return Ok(None);
         }
         let Some(bytes) = self.read_doc_bytes(&d.digest)? else {
-            return Ok(());
+            return Ok(None);
         };
         let member = d.digest.blob_path();
         let kind = match kind {
             MediaKind::Other => sniff_kind(&parse_json(&bytes, &member)?),
             known => known,
         };
-        match kind {
+        Ok(match kind {
             MediaKind::Index => {
                 let entries = index_entries_of(&bytes, &member)?;
-                stack.push(d.digest.clone());
-                for e in &entries {
-                    self.load_desc(e, stack)?;
-                }
-                stack.pop();
-                self.docs
-                    .insert(d.digest.clone(), Doc::Index { bytes, entries });
+                Some(Doc::Index {
+                    bytes: bytes.into_owned(),
+                    entries,
+                })
             }
-            MediaKind::Manifest => {
-                let m = ManifestDoc::parse_bytes(&bytes, &member)?;
-                self.docs
-                    .insert(d.digest.clone(), Doc::Manifest(Box::new(m)));
-            }
-            MediaKind::Other => {}
-        }
-        Ok(())
+            MediaKind::Manifest => Some(Doc::Manifest(Box::new(ManifestDoc::parse_bytes(
+                &bytes, &member,
+            )?))),
+            MediaKind::Other => None,
+        })
     }
 
     /// Whether blob `d` is present (read or made).
@@ -517,19 +553,25 @@ impl Graph {
 
     /// Build [`Graph::images`] from the roots: each distinct root index is walked once.
     pub fn build_images(&mut self) -> Result<()> {
-        let mut walks: HashMap<&Digest, Walk> = HashMap::new();
-        for r in &self.roots {
-            if self.index(&r.digest).is_some() && !walks.contains_key(&r.digest) {
-                walks.insert(&r.digest, self.walk_index(&r.digest));
-            }
-        }
+        let mut distinct = HashSet::new();
+        let indexes: Vec<&Digest> = (self.roots.iter().map(|r| &r.digest))
+            .filter(|d| self.index(d).is_some() && distinct.insert(*d))
+            .collect();
+        let walks: HashMap<&Digest, Walk> = indexes
+            .into_par_iter()
+            .map(|d| (d, self.walk_index(d)))
+            .collect();
         let (referrers, root_artifacts) = self.root_referrers(&walks);
         self.check_rows(&referrers, &root_artifacts, &walks)?;
-        let images = (self.roots.iter().enumerate())
+        let roots: Vec<(usize, &Descriptor)> = (self.roots.iter().enumerate())
             .filter(|(i, _)| !referrers.contains(i))
+            .collect();
+        // Built on every core, then taken in order: the first error is the first root's.
+        let built: Vec<Result<Image>> = roots
+            .into_par_iter()
             .map(|(i, r)| self.image(i, r, &walk_of(&walks, r), &root_artifacts))
-            .collect::<Result<Vec<_>>>()?;
-        self.images = images;
+            .collect();
+        self.images = built.into_iter().collect::<Result<Vec<_>>>()?;
         Ok(())
     }
 
