@@ -381,7 +381,7 @@ mkdir -p "$SPLIT.ref" && "$OCISLIM" split "$BIG" -o "$SPLIT.ref/{platform}.tar" 
 "$OCISLIM" apply "$DELTA.ref" --base "$BASE" -o "$APPLIED.ref" -q
 log "merge, split, delta, apply"
 hf verbs --runs "$RUNS" --warmup "$WARMUP" \
-    --prepare "rm -rf $WORK/copy; $DROP; cat $PARTS/*.tar $MERGED > /dev/null" \
+    --prepare "rm -rf $WORK/copy $MERGED.out; $DROP; cat $PARTS/*.tar $MERGED > /dev/null" \
     --prepare "rm -rf $WORK/copy; $DROP; cat $MERGED > /dev/null" \
     --prepare "rm -rf $SPLIT; mkdir $SPLIT; $DROP; cat $BIG $SPLIT.ref/*.tar > /dev/null" \
     --prepare "rm -rf $WORK/copy; mkdir $WORK/copy; $DROP; cat $SPLIT.ref/*.tar > /dev/null" \
@@ -389,7 +389,7 @@ hf verbs --runs "$RUNS" --warmup "$WARMUP" \
     --prepare "rm -rf $WORK/copy; $DROP; cat $BIG > /dev/null" \
     --prepare "rm -f $APPLIED; $DROP; cat $DELTA.ref $BASE > /dev/null" \
     --prepare "rm -rf $WORK/copy; $DROP; cat $APPLIED.ref > /dev/null" \
-    -n "ocislim merge 8" "$OCISLIM merge $PARTS/*.tar -o $MERGED -q" \
+    -n "ocislim merge 8" "$OCISLIM merge $PARTS/*.tar -o $MERGED.out -q" \
     -n "cat merged" "cat $MERGED > $WORK/copy" \
     -n "ocislim split 8" "$OCISLIM split $BIG -o '$SPLIT/{platform}.tar' -q" \
     -n "cat 8 parts" "for f in $SPLIT.ref/*.tar; do cat \$f > $WORK/copy/\$(basename \$f); done" \
@@ -397,7 +397,7 @@ hf verbs --runs "$RUNS" --warmup "$WARMUP" \
     -n "ocislim filter 2p (delta's)" "$OCISLIM filter $BIG --platform $KEEP2 -o $WORK/copy -q" \
     -n "ocislim apply" "$OCISLIM apply $DELTA.ref --base $BASE -o $APPLIED -q" \
     -n "cat applied" "cat $APPLIED.ref > $WORK/copy"
-rm -rf "$MERGED" "$SPLIT" "$SPLIT.ref" "$DELTA" "$DELTA.ref" "$APPLIED" "$APPLIED.ref" "$WORK/copy"
+rm -rf "$MERGED" "$MERGED.out" "$SPLIT" "$SPLIT.ref" "$DELTA" "$DELTA.ref" "$APPLIED" "$APPLIED.ref" "$WORK/copy"
 
 # --- (i) ls --unpacked: every layer decompressed, against zstd -dc of the layers on every core ---
 if [ "$SKOPEO" = 1 ]; then
