@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     // Read straight from the bytes, an index reads as through a JSON value, or fails alike.
     let typed = index_entries_of(data, "index.json").map_err(|e| e.to_string());
     let value = parse_json(data, "index.json").and_then(|v| index_entries(&v, "index.json"));
-    assert_eq!(typed, value.map_err(|e| e.to_string()));
+    let value = value.map_err(|e| e.to_string());
+    if !(typed.is_ok() && value.as_ref().is_err_and(|e| lenient_on(e))) {
+        assert_eq!(typed, value);
+    }
     let Ok(v) = parse_json(data, "index.json") else {
         return;
     };
@@ -27,3 +30,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The typed reader skips fields it does not use, and serde_json does not check the code points
+/// of `\u` escapes in skipped strings (Go's encoding/json, which docker and containerd use,
+/// accepts lone surrogates too): only there may it accept what the JSON value path refuses.
+fn lenient_on(err: &str) -> bool {
+    err.contains("invalid unicode code point") || err.contains("surrogate")
+}

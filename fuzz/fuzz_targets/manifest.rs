@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
     let typed = ManifestDoc::parse_bytes(data, "manifest").map(fields);
     let value = parse_json(data, "manifest").and_then(|v| ManifestDoc::parse(&v, "manifest"));
     let (typed, value) = (typed.map_err(|e| e.to_string()), value.map(fields));
-    assert_eq!(typed, value.map_err(|e| e.to_string()));
+    let value = value.map_err(|e| e.to_string());
+    if !(typed.is_ok() && value.as_ref().is_err_and(|e| lenient_on(e))) {
+        assert_eq!(typed, value);
+    }
     let Ok(v) = parse_json(data, "manifest") else {
         return;
     };
@@ -25,3 +28,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// The typed reader skips fields it does not use, and serde_json does not check the code points
+/// of `\u` escapes in skipped strings (Go's encoding/json, which docker and containerd use,
+/// accepts lone surrogates too): only there may it accept what the JSON value path refuses.
+fn lenient_on(err: &str) -> bool {
+    err.contains("invalid unicode code point") || err.contains("surrogate")
+}
