@@ -384,16 +384,7 @@ fn compressed_outputs_and_stdout() {
 fn gzip_output_is_the_same_bytes_on_one_core_and_on_all() {
     let d = tmp();
     let input = d.path().join("in.tar");
-    let spec = ArchiveSpec {
-        images: vec![testgen::multi_platform(
-            "docker.io/library/big:1",
-            2,
-            5 << 20,
-            false,
-        )],
-        ..Default::default()
-    };
-    testgen::write_archive(&spec, std::fs::File::create(&input).unwrap()).unwrap();
+    write_big_archive(&input, "docker.io/library/big:1", 5 << 20);
     let all = out_path(&d, "all.tar.gz");
     filter_ok(&input, &all, &["--platform", "linux/amd64"]);
     let one = out_path(&d, "one.tar.gz");

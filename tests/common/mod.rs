@@ -258,6 +258,19 @@ pub fn one_image(
     }
 }
 
+/// Writes to `path` an archive of one image, `name`, with two platforms whose layers are
+/// `layer` bytes of noise each: big enough that a copy or a compressor has work to interrupt
+/// or split into many pieces.
+pub fn write_big_archive(path: &Path, name: &str, layer: u64) {
+    use ocislim_testgen::{self as testgen, ArchiveSpec};
+    let spec = ArchiveSpec {
+        images: vec![testgen::multi_platform(name, 2, layer, false)],
+        ..Default::default()
+    };
+    let file = std::fs::File::create(path).expect("create the archive");
+    testgen::write_archive(&spec, std::io::BufWriter::new(file)).expect("write the archive");
+}
+
 /// The names in `dir`, sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -2,7 +2,7 @@
 //! mid-write.
 
 use crate::build::*;
-use crate::common::{listing, sha256};
+use crate::common::{listing, sha256, write_big_archive};
 use crate::run::*;
 use ocislim_testgen::noise;
 use serde_json::json;
@@ -115,23 +115,9 @@ fn output_on_a_full_file_system() {
 /// its bytes.
 #[test]
 fn sigkill_mid_write_leaves_out_untouched() {
-    use ocislim_testgen::{self as testgen, ArchiveSpec};
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("big.tar");
-    let spec = ArchiveSpec {
-        images: vec![testgen::multi_platform(
-            "example.com/big:1",
-            2,
-            80 << 20,
-            false,
-        )],
-        ..Default::default()
-    };
-    testgen::write_archive(
-        &spec,
-        std::io::BufWriter::new(std::fs::File::create(&input).unwrap()),
-    )
-    .unwrap();
+    write_big_archive(&input, "example.com/big:1", 80 << 20);
     assert!(std::fs::metadata(&input).unwrap().len() > 200 << 20);
 
     let runs = [
