@@ -3,7 +3,8 @@
 # pipeline, side by side in one run, with hyperfine. Writes docs/bench.md (medians, ratios and
 # targets) and docs/bench.png (time against archive size) and prints the table.
 #
-#   scripts/bench.sh            full run (~1.6 GB archive, 16 GiB sparse archive; ~10 minutes)
+#   scripts/bench.sh            full run (~1.6 GB archive, 16 GiB sparse archive, 0.5 GB of real
+#                               files when buildah is installed; ~12 minutes)
 #   scripts/bench.sh --quick    smoke test: small archives, 1-2 runs each (under a minute once
 #                               built); writes $BENCH_DIR/quick/bench.md and bench.png, not docs/
 #
@@ -438,6 +439,45 @@ python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$MANY" --platform linux/amd64 -o 
 python3 "$TOOLS/peakmem.py" "$OCISLIM" filter "$ZST" -o "$WORK/out.tar" --platform "$KEEP2" -q >"$RES/mem-zstfilter.txt"
 rm -f "$WORK/out.tar"
 
+# --- (k) real files: the compressed rows again on a layer of this machine's files -----------------
+# The archives above are noise, which the compressors store; a layer of real files (headers, text,
+# binaries, translations) is where compression costs. buildah builds it (no daemon) and writes a
+# docker-archive with the layer uncompressed, as `docker save` does; `filter` keeps all of it, so
+# the compressors' input is the whole archive. Skipped by --quick or without buildah.
+if [ "$QUICK" = 0 ] && command -v buildah >/dev/null; then
+    REAL_DIRS=(/usr/include /usr/share/doc /usr/lib/gcc /usr/share/locale)
+    REAL=$IN/real-files-$({ buildah --version; du -sb "${REAL_DIRS[@]}"; } | sha256sum | cut -c1-10).tar
+    if [ ! -s "$REAL" ]; then
+        log "building $(basename "$REAL") with buildah from ${REAL_DIRS[*]}"
+        BW=$WORK/buildah && mkdir -p "$BW/tmp"
+        bah() { TMPDIR=$BW/tmp buildah --root "$BW/root" --runroot "$BW/run" --storage-driver vfs "$@"; }
+        c=$(bah from scratch)
+        for d in "${REAL_DIRS[@]}"; do bah copy "$c" "$d" "/data$d" >/dev/null; done
+        bah config --os linux --arch amd64 "$c"
+        bah commit -q --rm --format docker "$c" localhost/ocislim-bench-real >/dev/null
+        bah push -q --disable-compression localhost/ocislim-bench-real "docker-archive:$REAL.part:example.com/real:1"
+        bah rmi -a -f >/dev/null
+        awk -v d="$BW" 'index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -r | xargs -r umount -l
+        rm -rf "$BW" && mv "$REAL.part" "$REAL"
+    fi
+    REALZ=$REAL.zst
+    [ -s "$REALZ" ] || zstd -q -T0 -3 -c "$REAL" >"$REALZ"
+    RPREP="rm -f $WORK/out.tar* $WORK/copy*; $DROP"
+    log "real files: $(basename "$REAL"), $(stat -c %s "$REAL") bytes"
+    hf real --runs 3 --warmup 1 \
+        --prepare "$RPREP; cat $REAL > /dev/null" --prepare "$RPREP; cat $REAL > /dev/null" \
+        --prepare "$RPREP; cat $REAL > /dev/null" --prepare "$RPREP; cat $REAL > /dev/null" \
+        --prepare "$RPREP; cat $REALZ > /dev/null" --prepare "$RPREP; cat $REALZ > /dev/null" \
+        -n "ocislim filter real -> .tar.gz" "$OCISLIM filter $REAL -o $WORK/out.tar.gz -q" \
+        -n "pigz -6 real" "pigz -6 -c $REAL > $WORK/copy.gz" \
+        -n "ocislim filter real -> .tar.zst" "$OCISLIM filter $REAL -o $WORK/out.tar.zst -q" \
+        -n "zstd -T0 -3 real" "zstd -q -T0 -3 -c $REAL > $WORK/copy.zst" \
+        -n "ocislim filter real .tar.zst" "$OCISLIM filter $REALZ -o $WORK/out.tar -q" \
+        -n "zstd -dc real > file" "zstd -dc $REALZ > $WORK/copy.tar"
+    stat -c %s "$REAL" >"$RES/real-size.txt"
+    rm -f "$WORK"/out.tar* "$WORK"/copy*
+fi
+
 # --- report -----------------------------------------------------------------------------------
 {
     echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
@@ -521,6 +561,12 @@ rows.append(f"| `ls` of 1,500 images × 8 platforms with attestations ({many_n} 
 if ls_m is not None: verdicts.append(("ls of 1,500 images", "≤ 0.3 s", ls_m <= 0.3))
 rows.append(f"| `verify` and `filter --platform linux/amd64` of the same (reference) | `ocislim verify` {fs(med(M, 'ocislim verify many'))} | `ocislim filter` {fs(med(M, 'ocislim filter many 1p'))} | | | |")
 row("apply of that delta, verified", "ocislim apply", med(V, "ocislim apply"), "cat applied", med(V, "cat applied"), "≤ 1.3×", lambda r: r <= 1.3)
+RL = load("real")
+if RL:
+    real_sz = gb(int(open(f"{res}/real-size.txt").read()))
+    row(f"real files ({real_sz} docker-archive, reference): filter to a .tar.gz, against pigz -6 of the archive", "ocislim filter -o .tar.gz", med(RL, "ocislim filter real -> .tar.gz"), "pigz -6", med(RL, "pigz -6 real"))
+    row("real files: filter to a .tar.zst, against zstd -T0 -3 of the archive", "ocislim filter -o .tar.zst", med(RL, "ocislim filter real -> .tar.zst"), "zstd -T0 -3", med(RL, "zstd -T0 -3 real"))
+    row("real files: filter of its .tar.zst to a .tar, against zstd -dc > file", "ocislim filter .tar.zst", med(RL, "ocislim filter real .tar.zst"), "zstd -dc > file", med(RL, "zstd -dc real > file"))
 
 mrows = []
 for l, sz in sizes:
