@@ -5,6 +5,7 @@ use super::gzip::ParGz;
 use crate::error::{Error, Result};
 use std::io::{self, Write};
 use std::ops::RangeInclusive;
+use zstd::zstd_safe::{zstd_sys::ZSTD_EndDirective, CCtx, CParameter, InBuffer, OutBuffer};
 
 /// The compression of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,10 +84,8 @@ pub fn wrap<'a, W: Write + 'a>(out: W, c: OutCompression) -> io::Result<Box<dyn 
         OutCompression::None => Box::new(Plain(out)),
         OutCompression::Gzip(level) => Box::new(ParGz::new(out, level)?),
         OutCompression::Zstd(level) => {
-            let mut e = zstd::stream::write::Encoder::new(out, level)?;
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-            e.multithread(threads.max(1))?;
-            Box::new(ZstdOut(Some(e)))
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Box::new(ZstdOut::new(out, level, cores)?)
         }
     })
 }
@@ -111,27 +110,89 @@ impl<W: Write> Finish for Plain<W> {
     }
 }
 
-struct ZstdOut<W: Write>(Option<zstd::stream::write::Encoder<'static, W>>);
+/// zstd driven through its streaming call with an output buffer of our own, written out whole
+/// when full: the writer below gets one large write per [`ZSTD_OUT_BUF`] bytes instead of a copy
+/// of many small ones into its own buffer.
+struct ZstdOut<W: Write> {
+    cctx: CCtx<'static>,
+    out: W,
+    /// Compressed bytes not written yet (its capacity is [`ZSTD_OUT_BUF`]).
+    buf: Vec<u8>,
+}
+
+/// The compressed bytes gathered before they are written.
+const ZSTD_OUT_BUF: usize = crate::source::IO_BUF;
+
+impl<W: Write> ZstdOut<W> {
+    /// A frame at `level` compressed by `workers` of zstd's worker threads. zstd's
+    /// multithreaded output is the same whatever the number of workers (one or more), so the
+    /// bytes do not depend on the machine.
+    fn new(out: W, level: i32, workers: usize) -> io::Result<ZstdOut<W>> {
+        let mut cctx = CCtx::try_create().ok_or_else(|| io::Error::other("zstd: out of memory"))?;
+        for p in [
+            CParameter::CompressionLevel(level),
+            CParameter::NbWorkers(u32::try_from(workers).unwrap_or(1).max(1)),
+        ] {
+            cctx.set_parameter(p).map_err(zstd_error)?;
+        }
+        Ok(ZstdOut {
+            cctx,
+            out,
+            buf: Vec::with_capacity(ZSTD_OUT_BUF),
+        })
+    }
+
+    /// One call of zstd's streaming compression (`end` to flush or end the frame), then the
+    /// buffer written out if it is full; returns what zstd says is left to flush.
+    fn step(&mut self, input: &mut InBuffer<'_>, end: ZSTD_EndDirective) -> io::Result<usize> {
+        let pos = self.buf.len();
+        let mut o = OutBuffer::around_pos(&mut self.buf, pos);
+        let left = self
+            .cctx
+            .compress_stream2(&mut o, input, end)
+            .map_err(zstd_error)?;
+        if self.buf.len() == self.buf.capacity() {
+            self.write_out()?;
+        }
+        Ok(left)
+    }
+
+    /// Write what the buffer holds.
+    fn write_out(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Flush (or, with `ZSTD_e_end`, end) the frame, and write out every byte made so far.
+    fn drain(&mut self, end: ZSTD_EndDirective) -> io::Result<()> {
+        let mut none = InBuffer::around(&[]);
+        while self.step(&mut none, end)? > 0 {}
+        self.write_out()?;
+        self.out.flush()
+    }
+}
+
+/// A zstd error code as an I/O error.
+fn zstd_error(code: usize) -> io::Error {
+    io::Error::other(format!("zstd: {}", zstd::zstd_safe::get_error_name(code)))
+}
+
 impl<W: Write> Write for ZstdOut<W> {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match &mut self.0 {
-            Some(e) => e.write(b),
-            None => Err(io::Error::other("finished")),
+        let mut input = InBuffer::around(b);
+        while input.pos() < b.len() {
+            self.step(&mut input, ZSTD_EndDirective::ZSTD_e_continue)?;
         }
+        Ok(b.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.0 {
-            Some(e) => e.flush(),
-            None => Ok(()),
-        }
+        self.drain(ZSTD_EndDirective::ZSTD_e_flush)
     }
 }
 impl<W: Write> Finish for ZstdOut<W> {
     fn finish(mut self: Box<Self>) -> io::Result<()> {
-        match self.0.take() {
-            Some(e) => e.finish()?.flush(),
-            None => Ok(()),
-        }
+        self.drain(ZSTD_EndDirective::ZSTD_e_end)
     }
 }
 
@@ -144,6 +205,36 @@ impl<W: Write> Finish for ParGz<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn zstd(data: &[u8], workers: usize, flush_at: Option<usize>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut z = Box::new(ZstdOut::new(&mut out, 1, workers).unwrap());
+        for (i, piece) in data.chunks(100_000).enumerate() {
+            if flush_at == Some(i) {
+                z.flush().unwrap();
+            }
+            z.write_all(piece).unwrap();
+        }
+        z.finish().unwrap();
+        out
+    }
+
+    #[test]
+    fn zstd_output_reads_back_and_is_the_same_for_any_number_of_workers() {
+        // Compressible, and several of level 1's jobs and output buffers long.
+        let data: Vec<u8> = (0..(9 << 20) as u32)
+            .map(|i| (i.wrapping_mul(i >> 7) >> 5) as u8)
+            .collect();
+        let one = zstd(&data, 1, None);
+        assert!(one.len() < data.len() * 2 / 3, "{} bytes", one.len());
+        assert!(one.len() > ZSTD_OUT_BUF, "{} bytes", one.len());
+        assert_eq!(zstd::decode_all(&one[..]).unwrap(), data);
+        assert_eq!(zstd(&data, 3, None), one);
+        let flushed = zstd(&data, 2, Some(7));
+        assert_ne!(flushed, one);
+        assert_eq!(zstd::decode_all(&flushed[..]).unwrap(), data);
+        assert_eq!(zstd::decode_all(&zstd(&[], 2, None)[..]).unwrap(), b"");
+    }
 
     #[test]
     fn names_choose_compression() {

@@ -1,7 +1,7 @@
 //! Writing a plan as an OCI image layout *directory* (`-o DIR/`), for crane, oras, regctl and
 //! skopeo `oci:`: every member a file, built in a temporary directory beside DIR and renamed
 //! into place at the end. An existing empty DIR is replaced; a non-empty one is refused before
-//! anything is written. Each blob is copied by [`super::copy::copy_checked`] (what lands on
+//! anything is written. Each blob is copied by [`super::copy::Copier::copy_checked`] (what lands on
 //! disk is exactly what was hashed); blobs are written on every core.
 
 use super::write::Written;
@@ -78,7 +78,7 @@ fn write_member(
                 .get(loc.input)
                 .ok_or_else(|| Error::format(&*loc.member, "no such input"))?;
             let want = digest.as_ref().filter(|_| verify);
-            super::copy::copy_checked(archive, loc, want, &mut f, name)
+            super::copy::Copier::default().copy_checked(archive, loc, want, &mut f, name)
         }
     }
 }

@@ -197,13 +197,14 @@ fn stream(
     pb: &indicatif::ProgressBar,
 ) -> Result<()> {
     let werr = |e: io::Error| Error::io("output", e);
+    let copier = copy::Copier::default();
     for p in pieces {
         match p {
             Span::Bytes(b) => out.write_all(b).map_err(werr)?,
             Span::Borrowed(b) => out.write_all(b).map_err(werr)?,
             Span::Input(loc, digest) => {
                 let want = digest.filter(|_| verify);
-                copy::copy_checked(input_of(inputs, loc)?, loc, want, out, "output")?;
+                copier.copy_checked(input_of(inputs, loc)?, loc, want, out, "output")?;
             }
         }
         if let Span::Input(l, _) = p {
@@ -380,7 +381,7 @@ fn write_direct(
 }
 
 /// Any other input, a compressed output or a stream: one ordered stream through user space, each
-/// blob hashed from the buffer that is written ([`copy::copy_checked`]).
+/// blob hashed from the buffer that is written ([`copy::Copier::copy_checked`]).
 fn write_streamed(
     inputs: &[&Archive],
     pieces: &[Span<'_>],
