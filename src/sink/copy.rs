@@ -12,8 +12,8 @@ use crate::source::{Archive, Loc};
 use std::io::{Read, Write};
 use std::sync::{mpsc, Mutex};
 
-/// Bytes read, hashed and written at a time.
-const BUF: usize = 1 << 20;
+/// Bytes read (or decoded), hashed and written at a time.
+const BUF: usize = crate::source::IO_BUF;
 /// Buffers read and hashed ahead of the writer before the reading thread waits for it.
 const HASH_QUEUE: usize = 4;
 

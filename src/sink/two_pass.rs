@@ -20,8 +20,8 @@ use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-/// Bytes decoded, hashed and written at a time.
-const BUF: usize = 1 << 20;
+/// Bytes read (or decoded), hashed and written at a time.
+const BUF: usize = crate::source::IO_BUF;
 /// Buffers on their way from the decoding thread to the writing one.
 const IN_FLIGHT: usize = 4;
 
