@@ -69,8 +69,9 @@ log() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 # Before each run: dirty pages written back, then (as root) the page cache dropped, so that no
 # run pays for reclaiming the previous runs' pages (with 20 GB of cached inputs and outputs, the
-# kernel's reclaim in the writer's context doubled some runs); the inputs are then read back in.
-DROP='sync; { echo 1 > /proc/sys/vm/drop_caches; } 2>/dev/null'
+# kernel's reclaim in the writer's context doubled some runs); the inputs are then read back in,
+# and so are the programs timed (set below, once OCISLIM is known: a cold start of a binary reads
+# megabytes of it from disk, which `cat`'s 44 KB never pays).
 
 # --- tools ----------------------------------------------------------------------------------
 need_apt=()
@@ -79,6 +80,7 @@ command -v gnuplot >/dev/null || need_apt+=(gnuplot-nox)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v pigz >/dev/null || need_apt+=(pigz)
 command -v python3 >/dev/null || need_apt+=(python3)
+command -v strip >/dev/null || need_apt+=(binutils)
 if [ "$SKOPEO" = 1 ] && ! command -v skopeo >/dev/null; then need_apt+=(skopeo); fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]}"
@@ -101,10 +103,15 @@ fi
 log "building release"
 (cd "$ROOT" && cargo build --release --quiet --bin ocislim --example gen-bench)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-OCISLIM=$TARGET_DIR/release/ocislim
 GEN=$TARGET_DIR/release/examples/gen-bench
 
 mkdir -p "$BENCH_DIR"/{in,work,res,tmp,tools} "$OUT_DIR"
+# The binary as shipped: scripts/package.sh strips it (the release profile keeps line tables
+# for perf, which triple what a cold start reads).
+OCISLIM=$BENCH_DIR/tools/ocislim
+strip -o "$OCISLIM" "$TARGET_DIR/release/ocislim"
+PROGRAMS="$OCISLIM $({ command -v cat cp tar pigz gzip zstd skopeo || true; } | tr '\n' ' ')"
+DROP="sync; { echo 1 > /proc/sys/vm/drop_caches; } 2>/dev/null; cat $PROGRAMS > /dev/null"
 IN=$BENCH_DIR/in
 WORK=$BENCH_DIR/work
 RES=$BENCH_DIR/res
@@ -592,7 +599,7 @@ with open(f"{res}/plot.ncols", "w") as c:
 out = []
 out.append(f"## Benchmarks\n")
 out.append(f"Measured by `{env['cmd']}` ({env['hyperfine']}, median of {env['runs']} runs after a warm-up; before each run the "
-           f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs are read back into it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
+           f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs and the programs timed are read back into it; ocislim is the release binary stripped, as `scripts/package.sh` ships it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
            f"ocislim {env['ocislim']}; load average (1/5/15 min) {env['load']}.\n")
 out.append(f"Input: {gb(bsz)} OCI archive, one image of 8 platforms × three {big/1e6:.0f} MB layers + one shared {big/1e6:.0f} MB layer + attestations "
            f"(`examples/gen-bench.rs`). `filter` keeps `linux/amd64,linux/arm64`: a {gb(kept)} output, "
