@@ -14,6 +14,11 @@ Example (two builds against cat, inputs re-read into the page cache before each 
       'old=./ocislim-old filter big.tar -o out.tar -q --platform linux/amd64,linux/arm64' \\
       'new=target/release/ocislim filter big.tar -o out.tar -q --platform linux/amd64,linux/arm64'
 
+Give --prepare once for every command, or once per command in the order of the commands (as
+hyperfine does), so that each reads back only its own inputs. On a machine shared with other
+work, prefixing each timed command with `chrt -f 50` (as root) keeps neighbours from
+preempting it; put the same prefix on every command compared.
+
 Commands run with `sh -c`; a command that fails stops the script.
 """
 import argparse
@@ -26,7 +31,8 @@ import time
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", "--rounds", type=int, default=9, help="counted rounds (default 9)")
-    ap.add_argument("--prepare", default="", help="shell command run before every timed command")
+    ap.add_argument("--prepare", action="append", default=[],
+                    help="shell command run before every timed command; or one per command, in order")
     ap.add_argument("commands", nargs="+", metavar="NAME=COMMAND")
     args = ap.parse_args()
     cmds = []
@@ -35,11 +41,14 @@ def main() -> int:
         if not sep or not name or not cmd:
             ap.error(f"expected NAME=COMMAND, got {c!r}")
         cmds.append((name, cmd))
+    if len(args.prepare) not in (0, 1, len(cmds)):
+        ap.error(f"give --prepare once or once per command ({len(cmds)}), not {len(args.prepare)} times")
+    prepares = args.prepare * len(cmds) if len(args.prepare) == 1 else args.prepare or [""] * len(cmds)
     times = {name: [] for name, _ in cmds}
     for rnd in range(args.rounds + 1):
-        for name, cmd in cmds:
-            if args.prepare:
-                subprocess.run(args.prepare, shell=True, check=True)
+        for (name, cmd), prepare in zip(cmds, prepares):
+            if prepare:
+                subprocess.run(prepare, shell=True, check=True)
             t = time.perf_counter()
             r = subprocess.run(cmd, shell=True)
             dt = time.perf_counter() - t
