@@ -24,6 +24,15 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm a digest or blob path names (`sha256`, `sha512`).
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        match name {
+            "sha256" => Some(Algorithm::Sha256),
+            "sha512" => Some(Algorithm::Sha512),
+            _ => None,
+        }
+    }
+
     fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
@@ -47,21 +56,21 @@ impl Digest {
         let (algo, hex) = s
             .split_once(':')
             .ok_or_else(|| format!("malformed digest {s:?}: no algorithm"))?;
-        let algorithm = match algo {
-            "sha256" => Algorithm::Sha256,
-            "sha512" => Algorithm::Sha512,
-            _ => return Err(format!("unsupported digest algorithm in {s:?}")),
-        };
-        let lowercase = hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if hex.len() != algorithm.hex_len() || !lowercase {
-            return Err(format!("malformed digest {s:?}"));
+        let algorithm = Algorithm::from_name(algo)
+            .ok_or_else(|| format!("unsupported digest algorithm in {s:?}"))?;
+        Digest::from_hex(algorithm, hex).ok_or_else(|| format!("malformed digest {s:?}"))
+    }
+
+    /// The digest whose hash is `hex`: lowercase, exactly as long as `algorithm`'s; else None.
+    pub fn from_hex(algorithm: Algorithm, hex: &str) -> Option<Digest> {
+        if hex.len() != algorithm.hex_len() {
+            return None;
         }
         let mut bytes = [0u8; 64];
-        let raw = &mut bytes[..hex.len() / 2];
-        hex::decode_to_slice(hex, raw).map_err(|_| format!("malformed digest {s:?}"))?;
-        Ok(Digest::from_bytes(algorithm, raw))
+        for (out, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            *out = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Digest::from_bytes(algorithm, &bytes[..hex.len() / 2]))
     }
 
     /// Build from an algorithm and raw hash bytes (32 for SHA-256, 64 for SHA-512; shorter
@@ -114,6 +123,15 @@ impl Digest {
     /// The first 12 hex characters, as Docker prints short IDs.
     pub fn short(&self) -> String {
         hex::encode(&self.bytes()[..6])
+    }
+}
+
+/// The value of a lowercase hex digit.
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
     }
 }
 

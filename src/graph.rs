@@ -2,7 +2,7 @@
 //! layers, with attestations and referrers linked to the manifest they describe, and the presence
 //! of every blob. `ls`, `verify` and `filter` all read this.
 
-use crate::digest::Digest;
+use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::layout::docker::{parse_manifest_json, DockerEntry};
 use crate::layout::docs::{
@@ -16,7 +16,6 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ops::Bound::{Included, Unbounded};
 
 mod prefetch;
 
@@ -752,31 +751,30 @@ fn looks_like_manifest_type(mt: &str) -> bool {
     mt.is_empty() || mt.ends_with("+json") && mt.contains("manifest")
 }
 
-/// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored.
+/// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored. The
+/// members come by name, so the digests come in order.
 fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
-    let mut blobs = BTreeMap::new();
-    for (name, m) in archive
-        .members()
-        .range::<str, _>((Included("blobs/"), Unbounded))
-    {
-        if !name.starts_with("blobs/") {
-            break;
-        }
-        if m.kind == MemberKind::Dir {
-            continue;
-        }
-        let rest = &name["blobs/".len()..];
-        let Some((alg, hex)) = rest.split_once('/') else {
+    let mut blobs = Vec::new();
+    for (name, m) in archive.members().with_prefix("blobs/") {
+        let Some((alg, hex)) = name["blobs/".len()..].split_once('/') else {
             continue;
         };
-        let Ok(d) = Digest::parse(&format!("{alg}:{hex}")) else {
+        let Some(d) = Algorithm::from_name(alg).and_then(|a| Digest::from_hex(a, hex)) else {
             continue;
         };
-        if let Some(loc) = archive.resolve(name)? {
-            blobs.insert(d, loc);
-        }
+        let loc = match m.kind {
+            MemberKind::Dir => continue,
+            MemberKind::File => Some(Loc {
+                member: name.clone(),
+                offset: m.offset,
+                size: m.size,
+                input: 0,
+            }),
+            _ => archive.resolve(name)?,
+        };
+        blobs.extend(loc.map(|loc| (d, loc)));
     }
-    Ok(blobs)
+    Ok(blobs.into_iter().collect())
 }
 
 /// Legacy entries as images: one platform each, the image ID standing for the manifest.
