@@ -90,8 +90,26 @@ pub struct Descriptor {
     pub digest: Digest,
     pub size: u64,
     pub platform: Option<Box<Platform>>,
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Annotations,
     pub artifact_type: Option<String>,
+}
+
+/// A descriptor's annotations, sorted by key. Most descriptors have none, one or two, which a
+/// tree map would keep in a node of 500 bytes; 25,000 attestation descriptors held 12 MB so.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Annotations(Box<[(String, String)]>);
+
+impl Annotations {
+    pub fn get(&self, key: &str) -> Option<&String> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        self.0.get(i).map(|(_, v)| v)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Annotations {
+    fn from(map: BTreeMap<String, String>) -> Annotations {
+        Annotations(map.into_iter().collect())
+    }
 }
 
 impl Descriptor {
@@ -109,7 +127,7 @@ impl Descriptor {
             digest,
             size: raw.size,
             platform: raw.platform.map(Box::new),
-            annotations: raw.annotations.unwrap_or_default(),
+            annotations: raw.annotations.unwrap_or_default().into(),
             artifact_type: raw.artifact_type,
         })
     }
@@ -356,6 +374,22 @@ pub fn config_platform(doc: &Value) -> Option<Platform> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Annotations are found by key whatever their order in the document.
+    #[test]
+    fn annotations_found_by_key() {
+        let v: Value = serde_json::from_str(
+            r#"{"digest":"sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                "size":1,"annotations":{"z":"1","a":"2","m":"3"}}"#,
+        )
+        .unwrap();
+        let d = Descriptor::from_value(&v, "x").unwrap();
+        let got: Vec<_> = ["a", "m", "z", "b"]
+            .map(|k| d.annotations.get(k).cloned())
+            .into();
+        let want = [Some("2"), Some("3"), Some("1"), None].map(|v| v.map(String::from));
+        assert_eq!(got, want);
+    }
 
     /// Documents read without a JSON value in between read as they did through one; a
     /// document that does not fit gets the value path's error.
