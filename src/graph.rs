@@ -649,7 +649,7 @@ impl Graph {
         if !walk.manifests.contains(&r) && self.index(&r.digest).is_some() {
             self.add_blob(r, &mut image_blobs);
         }
-        let mut platforms = Vec::new();
+        let mut platforms = Vec::with_capacity(walk.manifests.len());
         for m in walk.manifests.iter().copied() {
             let from_root = root_artifacts.get(&m.digest).into_iter().flatten();
             let artifacts = from_root.chain(own.get(&m.digest).into_iter().flatten().copied());
@@ -684,6 +684,7 @@ impl Graph {
                 status: self.status(a),
             });
         }
+        attestations.shrink_to_fit(); // most manifests have one: not the four a push allots
         let status = self.status(m);
         let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
         let size_total = (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));

@@ -121,13 +121,11 @@ impl Builder {
             }
             same
         });
-        Ok(Members {
-            entries: self
-                .pending
-                .into_iter()
-                .map(|p| (p.name, p.member))
-                .collect(),
-        })
+        // Collected into a list of its own: collecting in place would keep the larger
+        // entries' allocation.
+        let mut entries = Vec::with_capacity(self.pending.len());
+        entries.extend(self.pending.into_iter().map(|p| (p.name, p.member)));
+        Ok(Members { entries })
     }
 }
 
