@@ -44,7 +44,7 @@ impl Algorithm {
 /// A validated content digest such as `sha256:e3b0…`, held as its hash bytes: a SHA-256 digest
 /// needs no allocation, and an archive of 100,000 blobs holds several hundred thousand digests.
 /// Ordered as its `algorithm:hex` string (algorithm first; lowercase hex sorts as its bytes).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Digest {
     Sha256([u8; 32]),
     Sha512(Box<[u8; 64]>),
@@ -132,6 +132,23 @@ fn nibble(b: u8) -> Option<u8> {
         b'0'..=b'9' => Some(b - b'0'),
         b'a'..=b'f' => Some(b - b'a' + 10),
         _ => None,
+    }
+}
+
+/// The derived order, decided on the first 8 bytes where it can: tree maps of 100,000 digests
+/// compare them all the time, and a call to `memcmp` for each cost a tenth of `ls`.
+impl Ord for Digest {
+    fn cmp(&self, other: &Digest) -> std::cmp::Ordering {
+        let lead = |d: &Digest| d.bytes().first_chunk::<8>().map(|b| u64::from_be_bytes(*b));
+        (self.algorithm().cmp(&other.algorithm()))
+            .then_with(|| lead(self).cmp(&lead(other)))
+            .then_with(|| self.bytes().cmp(other.bytes()))
+    }
+}
+
+impl PartialOrd for Digest {
+    fn partial_cmp(&self, other: &Digest) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -249,5 +266,26 @@ mod tests {
         }
         let s512 = format!("sha512:{}", "ab".repeat(64));
         assert_eq!(Digest::parse(&s512).unwrap().algorithm(), Algorithm::Sha512);
+    }
+
+    /// Digests sort as their strings, whichever byte first differs.
+    #[test]
+    fn ordered_as_strings() {
+        let hex = |lead: &str, n: usize| format!("{lead}{}", "0".repeat(n - lead.len()));
+        let mut strings: Vec<String> = ["", "f", "0000000000000001", "00000000000000001", "ff"]
+            .iter()
+            .flat_map(|l| {
+                [
+                    format!("sha256:{}", hex(l, 64)),
+                    format!("sha512:{}", hex(l, 128)),
+                ]
+            })
+            .chain([format!("sha256:{}1", "0".repeat(63))])
+            .collect();
+        let mut digests: Vec<Digest> = strings.iter().map(|s| Digest::parse(s).unwrap()).collect();
+        strings.sort();
+        digests.sort();
+        let shown: Vec<String> = digests.iter().map(Digest::to_string).collect();
+        assert_eq!(shown, strings);
     }
 }
