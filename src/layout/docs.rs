@@ -83,13 +83,14 @@ fn shared_media_type(media_type: String) -> Cow<'static, str> {
 
 /// A content descriptor with a validated digest. A large archive holds 100,000s of them, so
 /// they are kept small: common media types are not copied ([`COMMON_MEDIA_TYPES`]) and the
-/// platform, which most (a manifest's config and layers) lack, is boxed.
+/// platform, which most (a manifest's config and layers) lack, is behind a pointer, shared by
+/// the copies of the descriptor the images keep.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Descriptor {
     pub media_type: Cow<'static, str>,
     pub digest: Digest,
     pub size: u64,
-    pub platform: Option<Box<Platform>>,
+    pub platform: Option<std::sync::Arc<Platform>>,
     pub annotations: Annotations,
     pub artifact_type: Option<String>,
 }
@@ -126,7 +127,7 @@ impl Descriptor {
             media_type: shared_media_type(raw.media_type),
             digest,
             size: raw.size,
-            platform: raw.platform.map(Box::new),
+            platform: raw.platform.map(std::sync::Arc::new),
             annotations: raw.annotations.unwrap_or_default().into(),
             artifact_type: raw.artifact_type,
         })

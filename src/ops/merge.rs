@@ -422,10 +422,8 @@ impl Builder {
                     .and_then(|g| g.subject_of(&desc))
                     .or_else(|| desc.attestation_subject());
                 if subject.is_none() {
-                    let platform = desc
-                        .platform
-                        .clone()
-                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(*p)))?;
+                    let platform = (desc.platform.as_deref().cloned())
+                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(p)))?;
                     if let Some(p) = platform {
                         let key = p.normalize();
                         if let Some((prev, prev_input)) = by_platform.get(&key).cloned() {
