@@ -58,24 +58,13 @@ pub enum Status {
 /// A parsed JSON document of the graph.
 #[derive(Debug, Clone)]
 pub enum Doc {
-    /// An index: its entries, and its bytes (checked against its digest) for the verbs that
-    /// rewrite it keeping every field ([`Doc::index_value`]); a JSON value of every index would
-    /// cost five times the bytes, for `ls` and `verify`, which never need it.
+    /// An index: its entries. The verbs that rewrite it keeping every field read its bytes
+    /// again ([`Graph::index_value`]); keeping them (or a JSON value) for every index would cost
+    /// `ls` and `verify`, which never need them, a seventh of their memory.
     Index {
-        bytes: Vec<u8>,
         entries: Vec<Descriptor>,
     },
     Manifest(Box<ManifestDoc>),
-}
-
-impl Doc {
-    /// The JSON value of an index document (`member` names it in errors); None for a manifest.
-    pub fn index_value(&self, member: &str) -> Result<Option<Value>> {
-        match self {
-            Doc::Index { bytes, .. } => parse_json(bytes, member).map(Some),
-            Doc::Manifest(_) => Ok(None),
-        }
-    }
 }
 
 /// An artifact (attestation or referrer) attached to a platform manifest.
@@ -305,6 +294,11 @@ impl Graph {
         }
     }
 
+    /// The JSON value of index `d`, read and checked again (Null when it is absent).
+    pub fn index_value(&self, d: &Digest) -> Result<Value> {
+        Ok(self.read_doc(d)?.unwrap_or_default())
+    }
+
     /// The bytes of the JSON blob `d`, if present, checked as [`Graph::read_doc`] says.
     fn read_doc_bytes(&self, d: &Digest) -> Result<Option<Cow<'_, [u8]>>> {
         if let Some(b) = self.made.get(d) {
@@ -402,10 +396,7 @@ impl Graph {
         Ok(match kind {
             MediaKind::Index => {
                 let entries = index_entries_of(&bytes, &member)?;
-                Some(Doc::Index {
-                    bytes: bytes.into_owned(),
-                    entries,
-                })
+                Some(Doc::Index { entries })
             }
             MediaKind::Manifest => Some(Doc::Manifest(Box::new(ManifestDoc::parse_bytes(
                 &bytes, &member,
