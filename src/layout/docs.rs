@@ -273,7 +273,8 @@ pub fn index_entries(doc: &Value, member: &str) -> Result<Vec<Descriptor>> {
 pub struct ManifestDoc {
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
-    pub subject: Option<Descriptor>,
+    /// Boxed: few manifests have one (a manifest is otherwise held a descriptor larger).
+    pub subject: Option<Box<Descriptor>>,
 }
 
 impl ManifestDoc {
@@ -285,7 +286,7 @@ impl ManifestDoc {
                 config: Descriptor::from_raw(raw.config, member).ok()?,
                 layers: from_raws(raw.layers)?,
                 subject: match raw.subject {
-                    Some(s) => Some(Descriptor::from_raw(s, member).ok()?),
+                    Some(s) => Some(Box::new(Descriptor::from_raw(s, member).ok()?)),
                     None => None,
                 },
             })
@@ -314,7 +315,7 @@ impl ManifestDoc {
         };
         let subject = match obj.get("subject") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(Descriptor::from_value(v, member)?),
+            Some(v) => Some(Box::new(Descriptor::from_value(v, member)?)),
         };
         Ok(ManifestDoc {
             config,
