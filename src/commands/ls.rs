@@ -27,9 +27,11 @@ pub fn run(a: LsArgs) -> Result<()> {
     if a.unpacked {
         opts.unpacked = Some(unpacked_sizes(&g)?);
     }
-    match a.format {
+    let printed = match a.format {
         LsFormat::Tree => print(Stream::Stdout, &ls::to_tree(&g, &opts)),
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),
         LsFormat::Json => print_json(Stream::Stdout, &ls::to_json(&g, &opts)),
-    }
+    };
+    crate::purge_never(); // for the graph, freed as this returns
+    printed
 }
