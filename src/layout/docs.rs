@@ -92,7 +92,7 @@ pub struct Descriptor {
     pub size: u64,
     pub platform: Option<std::sync::Arc<Platform>>,
     pub annotations: Annotations,
-    pub artifact_type: Option<String>,
+    pub artifact_type: Option<Box<str>>,
 }
 
 /// A descriptor's annotations, sorted by key, shared by the descriptor's copies (an image's
@@ -132,7 +132,7 @@ impl Descriptor {
             size: raw.size,
             platform: raw.platform.map(std::sync::Arc::new),
             annotations: raw.annotations.unwrap_or_default().into(),
-            artifact_type: raw.artifact_type,
+            artifact_type: raw.artifact_type.map(String::into_boxed_str),
         })
     }
 

@@ -26,10 +26,10 @@ pub use members::Members;
 pub enum MemberKind {
     /// A regular file whose bytes are at `offset` in the backing tar, or in `path` for a directory.
     File,
-    /// A symbolic link, target as written.
-    Symlink(String),
+    /// A symbolic link, target as written (boxed, as the member table holds 100,000s of kinds).
+    Symlink(Box<str>),
     /// A tar hard link to another member (target as written).
-    HardLink(String),
+    HardLink(Box<str>),
     /// A directory.
     Dir,
     /// Devices, fifos and the like: ignored.

@@ -204,9 +204,9 @@ pub(super) fn describe<R: std::io::Read>(
         .into_owned();
     let member_name = paths::normalize(&raw, &raw)?;
     let et = entry.header().entry_type();
-    let link = || -> Result<String> {
+    let link = || -> Result<Box<str>> {
         match entry.link_name() {
-            Ok(Some(l)) => Ok(l.to_string_lossy().into_owned()),
+            Ok(Some(l)) => Ok(l.to_string_lossy().into()),
             Ok(None) => Err(Error::Tar(format!("{raw}: link without a target"))),
             Err(e) => Err(Error::Tar(format!("{raw}: link target: {e}"))),
         }
