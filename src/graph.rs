@@ -263,6 +263,12 @@ impl Graph {
         }
     }
 
+    /// Free the parsed documents, for a caller that reads only the images and blobs from here
+    /// on: `ls` renders its rows while they would otherwise stay, a third of its peak.
+    pub fn drop_documents(&mut self) {
+        self.docs = HashMap::new();
+    }
+
     /// Every input, in order: `Loc::input` indexes this.
     pub fn inputs(&self) -> Vec<&Archive> {
         std::iter::once(&self.archive).chain(&self.more).collect()

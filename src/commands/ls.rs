@@ -19,7 +19,7 @@ pub fn run(a: LsArgs) -> Result<()> {
         unpacked: None,
     };
     // Unpacked sizes read the layers: a compressed input is then spooled, not streamed.
-    let g = match a.unpacked {
+    let mut g = match a.unpacked {
         true => Graph::open(&a.archive)?,
         false => Graph::open_streaming(&a.archive, false)?,
     };
@@ -27,6 +27,7 @@ pub fn run(a: LsArgs) -> Result<()> {
     if a.unpacked {
         opts.unpacked = Some(unpacked_sizes(&g)?);
     }
+    g.drop_documents(); // the rows are rendered from the images
     let printed = match a.format {
         LsFormat::Tree => print(Stream::Stdout, &ls::to_tree(&g, &opts)),
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),
