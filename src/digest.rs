@@ -24,6 +24,15 @@ impl Algorithm {
         }
     }
 
+    /// The algorithm a digest or blob path names (`sha256`, `sha512`).
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        match name {
+            "sha256" => Some(Algorithm::Sha256),
+            "sha512" => Some(Algorithm::Sha512),
+            _ => None,
+        }
+    }
+
     fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
@@ -35,7 +44,7 @@ impl Algorithm {
 /// A validated content digest such as `sha256:e3b0…`, held as its hash bytes: a SHA-256 digest
 /// needs no allocation, and an archive of 100,000 blobs holds several hundred thousand digests.
 /// Ordered as its `algorithm:hex` string (algorithm first; lowercase hex sorts as its bytes).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum Digest {
     Sha256([u8; 32]),
     Sha512(Box<[u8; 64]>),
@@ -47,21 +56,21 @@ impl Digest {
         let (algo, hex) = s
             .split_once(':')
             .ok_or_else(|| format!("malformed digest {s:?}: no algorithm"))?;
-        let algorithm = match algo {
-            "sha256" => Algorithm::Sha256,
-            "sha512" => Algorithm::Sha512,
-            _ => return Err(format!("unsupported digest algorithm in {s:?}")),
-        };
-        let lowercase = hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if hex.len() != algorithm.hex_len() || !lowercase {
-            return Err(format!("malformed digest {s:?}"));
+        let algorithm = Algorithm::from_name(algo)
+            .ok_or_else(|| format!("unsupported digest algorithm in {s:?}"))?;
+        Digest::from_hex(algorithm, hex).ok_or_else(|| format!("malformed digest {s:?}"))
+    }
+
+    /// The digest whose hash is `hex`: lowercase, exactly as long as `algorithm`'s; else None.
+    pub fn from_hex(algorithm: Algorithm, hex: &str) -> Option<Digest> {
+        if hex.len() != algorithm.hex_len() {
+            return None;
         }
         let mut bytes = [0u8; 64];
-        let raw = &mut bytes[..hex.len() / 2];
-        hex::decode_to_slice(hex, raw).map_err(|_| format!("malformed digest {s:?}"))?;
-        Ok(Digest::from_bytes(algorithm, raw))
+        for (out, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+            *out = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(Digest::from_bytes(algorithm, &bytes[..hex.len() / 2]))
     }
 
     /// Build from an algorithm and raw hash bytes (32 for SHA-256, 64 for SHA-512; shorter
@@ -114,6 +123,32 @@ impl Digest {
     /// The first 12 hex characters, as Docker prints short IDs.
     pub fn short(&self) -> String {
         hex::encode(&self.bytes()[..6])
+    }
+}
+
+/// The value of a lowercase hex digit.
+fn nibble(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// The derived order, decided on the first 8 bytes where it can: tree maps of 100,000 digests
+/// compare them all the time, and a call to `memcmp` for each cost a tenth of `ls`.
+impl Ord for Digest {
+    fn cmp(&self, other: &Digest) -> std::cmp::Ordering {
+        let lead = |d: &Digest| d.bytes().first_chunk::<8>().map(|b| u64::from_be_bytes(*b));
+        (self.algorithm().cmp(&other.algorithm()))
+            .then_with(|| lead(self).cmp(&lead(other)))
+            .then_with(|| self.bytes().cmp(other.bytes()))
+    }
+}
+
+impl PartialOrd for Digest {
+    fn partial_cmp(&self, other: &Digest) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -231,5 +266,26 @@ mod tests {
         }
         let s512 = format!("sha512:{}", "ab".repeat(64));
         assert_eq!(Digest::parse(&s512).unwrap().algorithm(), Algorithm::Sha512);
+    }
+
+    /// Digests sort as their strings, whichever byte first differs.
+    #[test]
+    fn ordered_as_strings() {
+        let hex = |lead: &str, n: usize| format!("{lead}{}", "0".repeat(n - lead.len()));
+        let mut strings: Vec<String> = ["", "f", "0000000000000001", "00000000000000001", "ff"]
+            .iter()
+            .flat_map(|l| {
+                [
+                    format!("sha256:{}", hex(l, 64)),
+                    format!("sha512:{}", hex(l, 128)),
+                ]
+            })
+            .chain([format!("sha256:{}1", "0".repeat(63))])
+            .collect();
+        let mut digests: Vec<Digest> = strings.iter().map(|s| Digest::parse(s).unwrap()).collect();
+        strings.sort();
+        digests.sort();
+        let shown: Vec<String> = digests.iter().map(Digest::to_string).collect();
+        assert_eq!(shown, strings);
     }
 }

@@ -2,7 +2,7 @@
 //! layers, with attestations and referrers linked to the manifest they describe, and the presence
 //! of every blob. `ls`, `verify` and `filter` all read this.
 
-use crate::digest::Digest;
+use crate::digest::{Algorithm, Digest};
 use crate::error::{Error, Result};
 use crate::layout::docker::{parse_manifest_json, DockerEntry};
 use crate::layout::docs::{
@@ -16,7 +16,6 @@ use rayon::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ops::Bound::{Included, Unbounded};
 
 mod prefetch;
 
@@ -59,24 +58,13 @@ pub enum Status {
 /// A parsed JSON document of the graph.
 #[derive(Debug, Clone)]
 pub enum Doc {
-    /// An index: its entries, and its bytes (checked against its digest) for the verbs that
-    /// rewrite it keeping every field ([`Doc::index_value`]); a JSON value of every index would
-    /// cost five times the bytes, for `ls` and `verify`, which never need it.
+    /// An index: its entries. The verbs that rewrite it keeping every field read its bytes
+    /// again ([`Graph::index_value`]); keeping them (or a JSON value) for every index would cost
+    /// `ls` and `verify`, which never need them, a seventh of their memory.
     Index {
-        bytes: Vec<u8>,
         entries: Vec<Descriptor>,
     },
     Manifest(Box<ManifestDoc>),
-}
-
-impl Doc {
-    /// The JSON value of an index document (`member` names it in errors); None for a manifest.
-    pub fn index_value(&self, member: &str) -> Result<Option<Value>> {
-        match self {
-            Doc::Index { bytes, .. } => parse_json(bytes, member).map(Some),
-            Doc::Manifest(_) => Ok(None),
-        }
-    }
 }
 
 /// An artifact (attestation or referrer) attached to a platform manifest.
@@ -275,6 +263,12 @@ impl Graph {
         }
     }
 
+    /// Free the parsed documents, for a caller that reads only the images and blobs from here
+    /// on: `ls` renders its rows while they would otherwise stay, a third of its peak.
+    pub fn drop_documents(&mut self) {
+        self.docs = HashMap::new();
+    }
+
     /// Every input, in order: `Loc::input` indexes this.
     pub fn inputs(&self) -> Vec<&Archive> {
         std::iter::once(&self.archive).chain(&self.more).collect()
@@ -304,6 +298,11 @@ impl Graph {
             Some(bytes) => Ok(Some(parse_json(&bytes, &d.blob_path())?)),
             None => Ok(None),
         }
+    }
+
+    /// The JSON value of index `d`, read and checked again (Null when it is absent).
+    pub fn index_value(&self, d: &Digest) -> Result<Value> {
+        Ok(self.read_doc(d)?.unwrap_or_default())
     }
 
     /// The bytes of the JSON blob `d`, if present, checked as [`Graph::read_doc`] says.
@@ -403,10 +402,7 @@ impl Graph {
         Ok(match kind {
             MediaKind::Index => {
                 let entries = index_entries_of(&bytes, &member)?;
-                Some(Doc::Index {
-                    bytes: bytes.into_owned(),
-                    entries,
-                })
+                Some(Doc::Index { entries })
             }
             MediaKind::Manifest => Some(Doc::Manifest(Box::new(ManifestDoc::parse_bytes(
                 &bytes, &member,
@@ -650,7 +646,7 @@ impl Graph {
         if !walk.manifests.contains(&r) && self.index(&r.digest).is_some() {
             self.add_blob(r, &mut image_blobs);
         }
-        let mut platforms = Vec::new();
+        let mut platforms = Vec::with_capacity(walk.manifests.len());
         for m in walk.manifests.iter().copied() {
             let from_root = root_artifacts.get(&m.digest).into_iter().flatten();
             let artifacts = from_root.chain(own.get(&m.digest).into_iter().flatten().copied());
@@ -685,6 +681,7 @@ impl Graph {
                 status: self.status(a),
             });
         }
+        attestations.shrink_to_fit(); // most manifests have one: not the four a push allots
         let status = self.status(m);
         let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
         let size_total = (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
@@ -752,31 +749,30 @@ fn looks_like_manifest_type(mt: &str) -> bool {
     mt.is_empty() || mt.ends_with("+json") && mt.contains("manifest")
 }
 
-/// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored.
+/// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored. The
+/// members come by name, so the digests come in order.
 fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
-    let mut blobs = BTreeMap::new();
-    for (name, m) in archive
-        .members()
-        .range::<str, _>((Included("blobs/"), Unbounded))
-    {
-        if !name.starts_with("blobs/") {
-            break;
-        }
-        if m.kind == MemberKind::Dir {
-            continue;
-        }
-        let rest = &name["blobs/".len()..];
-        let Some((alg, hex)) = rest.split_once('/') else {
+    let mut blobs = Vec::new();
+    for (name, m) in archive.members().with_prefix("blobs/") {
+        let Some((alg, hex)) = name["blobs/".len()..].split_once('/') else {
             continue;
         };
-        let Ok(d) = Digest::parse(&format!("{alg}:{hex}")) else {
+        let Some(d) = Algorithm::from_name(alg).and_then(|a| Digest::from_hex(a, hex)) else {
             continue;
         };
-        if let Some(loc) = archive.resolve(name)? {
-            blobs.insert(d, loc);
-        }
+        let loc = match m.kind {
+            MemberKind::Dir => continue,
+            MemberKind::File => Some(Loc {
+                member: name.clone(),
+                offset: m.offset,
+                size: m.size,
+                input: 0,
+            }),
+            _ => archive.resolve(name)?,
+        };
+        blobs.extend(loc.map(|loc| (d, loc)));
     }
-    Ok(blobs)
+    Ok(blobs.into_iter().collect())
 }
 
 /// Legacy entries as images: one platform each, the image ID standing for the manifest.

@@ -19,7 +19,7 @@ pub fn run(a: LsArgs) -> Result<()> {
         unpacked: None,
     };
     // Unpacked sizes read the layers: a compressed input is then spooled, not streamed.
-    let g = match a.unpacked {
+    let mut g = match a.unpacked {
         true => Graph::open(&a.archive)?,
         false => Graph::open_streaming(&a.archive, false)?,
     };
@@ -27,9 +27,12 @@ pub fn run(a: LsArgs) -> Result<()> {
     if a.unpacked {
         opts.unpacked = Some(unpacked_sizes(&g)?);
     }
-    match a.format {
+    g.drop_documents(); // the rows are rendered from the images
+    let printed = match a.format {
         LsFormat::Tree => print(Stream::Stdout, &ls::to_tree(&g, &opts)),
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),
         LsFormat::Json => print_json(Stream::Stdout, &ls::to_json(&g, &opts)),
-    }
+    };
+    crate::purge_never(); // for the graph, freed as this returns
+    printed
 }

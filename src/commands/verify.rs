@@ -15,6 +15,7 @@ pub fn run(a: VerifyArgs) -> Result<()> {
     } else {
         print(Stream::Stdout, &to_text(&report))?;
     }
+    crate::purge_never(); // for the graph, freed as this returns
     match report.to_error() {
         Some(e) => Err(e),
         None => Ok(()),

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 pub fn plan(g: &Graph, bases: &Bases) -> Result<(Plan, BlobCount)> {
     let mut members = BTreeMap::new();
     let legacy = legacy_digests(g);
-    for (name, m) in g.archive.members() {
+    for (name, m) in g.archive.members().iter() {
         if matches!(m.kind, MemberKind::Dir | MemberKind::Other) {
             continue;
         }

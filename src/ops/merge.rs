@@ -13,7 +13,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::graph::{Doc, Format, Graph};
 use crate::layout::docs::{
-    index_entries, ManifestDoc, ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX,
+    index_entries, parse_json, ManifestDoc, ANN_CONTAINERD_NAME, ANN_REF_NAME, OCI_INDEX,
 };
 use crate::plan::{convert, serialize, Content, FilterOptions, Plan};
 use crate::platform::Platform;
@@ -371,13 +371,8 @@ impl Builder {
         let digest = Digest::sha256_of(&bytes);
         let parsed = index_entries(&index, &digest.blob_path())?;
         let size = bytes.len();
-        self.docs.insert(
-            digest.clone(),
-            Doc::Index {
-                bytes: bytes.clone(),
-                entries: parsed,
-            },
-        );
+        self.docs
+            .insert(digest.clone(), Doc::Index { entries: parsed });
         self.made.insert(digest.clone(), bytes);
         Ok(json!({
             "mediaType": OCI_INDEX,
@@ -390,7 +385,7 @@ impl Builder {
     /// Record the input of every platform manifest under root `ri`.
     fn record_origin(&mut self, graphs: &[Graph], ri: usize) -> Result<()> {
         let r = &self.roots[ri];
-        let (input, found) = (r.input, leaves(self, graphs.get(r.input), r)?);
+        let (input, found) = (r.input, leaves(self, graphs, r)?);
         for (d, _) in found {
             self.origin.entry(d).or_insert(input);
         }
@@ -413,7 +408,7 @@ impl Builder {
         for &ri in members {
             let r = &self.roots[ri];
             let (input, g) = (r.input, graphs.get(r.input));
-            for (d, v) in leaves(self, g, r)? {
+            for (d, v) in leaves(self, graphs, r)? {
                 if !seen.insert(d.clone()) {
                     continue;
                 }
@@ -422,10 +417,8 @@ impl Builder {
                     .and_then(|g| g.subject_of(&desc))
                     .or_else(|| desc.attestation_subject());
                 if subject.is_none() {
-                    let platform = desc
-                        .platform
-                        .clone()
-                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(*p)))?;
+                    let platform = (desc.platform.as_deref().cloned())
+                        .map_or_else(|| platform_of(g, &desc), |p| Ok(Some(p)))?;
                     if let Some(p) = platform {
                         let key = p.normalize();
                         if let Some((prev, prev_input)) = by_platform.get(&key).cloned() {
@@ -484,10 +477,11 @@ fn conflict(
 /// The leaf descriptors (platform manifests and artifacts) under root `r`, with their JSON:
 /// the entries of its index, nested indexes walked; a root that is a manifest stands for
 /// itself, without its name annotations and with its platform filled in from its config.
-fn leaves(b: &Builder, g: Option<&Graph>, r: &Root) -> Result<Vec<(Digest, Value)>> {
+fn leaves(b: &Builder, graphs: &[Graph], r: &Root) -> Result<Vec<(Digest, Value)>> {
+    let g = graphs.get(r.input);
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    if walk(b, &r.digest, &mut out, &mut seen)? {
+    if walk((b, graphs), &r.digest, &mut out, &mut seen)? {
         return Ok(out);
     }
     let mut v = r.value.clone();
@@ -527,23 +521,35 @@ impl Builder {
     }
 }
 
+/// The JSON value of index `d` of the union: made here, or read again (and checked) from the
+/// input that holds it.
+fn index_value(b: &Builder, graphs: &[Graph], d: &Digest) -> Result<Value> {
+    if let Some(bytes) = b.made.get(d) {
+        return parse_json(bytes, &d.blob_path());
+    }
+    match b.blobs.get(d).and_then(|loc| graphs.get(loc.input)) {
+        Some(g) => g.index_value(d),
+        None => Ok(Value::Null),
+    }
+}
+
 /// Push the leaves of index `d` (depth first, in order); false when `d` is not an index.
 fn walk(
-    b: &Builder,
+    (b, graphs): (&Builder, &[Graph]),
     d: &Digest,
     out: &mut Vec<(Digest, Value)>,
     seen: &mut HashSet<Digest>,
 ) -> Result<bool> {
-    let Some(doc @ Doc::Index { entries, .. }) = b.docs.get(d) else {
+    let Some(Doc::Index { entries }) = b.docs.get(d) else {
         return Ok(false);
     };
     if !seen.insert(d.clone()) {
         return Ok(true);
     }
-    let value = doc.index_value(&d.blob_path())?.unwrap_or_default();
+    let value = index_value(b, graphs, d)?;
     let raw = value.get("manifests").and_then(Value::as_array);
     for (e, ev) in entries.iter().zip(raw.into_iter().flatten()) {
-        if !walk(b, &e.digest, out, seen)? {
+        if !walk((b, graphs), &e.digest, out, seen)? {
             out.push((e.digest.clone(), ev.clone()));
         }
     }

@@ -183,10 +183,10 @@ impl Rewriter<'_> {
     /// [`Rewriter::visit`] for an index: its kept entries, and the index as it is or rewritten.
     fn visit_index(&mut self, d: &Descriptor) -> Result<Option<Descriptor>> {
         let g = self.g;
-        let Some(doc @ Doc::Index { entries, .. }) = g.docs.get(&d.digest) else {
+        let Some(Doc::Index { entries }) = g.docs.get(&d.digest) else {
             return Ok(None);
         };
-        let value = doc.index_value(&d.digest.blob_path())?.unwrap_or_default();
+        let value = g.index_value(&d.digest)?;
         let raw_entries: Vec<Value> = value
             .get("manifests")
             .and_then(Value::as_array)

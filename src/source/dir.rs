@@ -25,7 +25,7 @@ pub fn scan(root: &Path) -> Result<BTreeMap<Arc<str>, Member>> {
             let kind = if meta.file_type().is_symlink() {
                 let t = std::fs::read_link(entry.path())
                     .map_err(|e| Error::io(entry.path().display().to_string(), e))?;
-                MemberKind::Symlink(t.to_string_lossy().into_owned())
+                MemberKind::Symlink(t.to_string_lossy().into())
             } else if meta.is_dir() {
                 stack.push((entry.path(), rel.clone()));
                 MemberKind::Dir

@@ -5,13 +5,13 @@
 
 pub mod compress;
 pub mod dir;
+pub mod members;
 pub mod paths;
 pub mod replay;
 pub mod stream;
 pub mod tar_scan;
 
 use crate::error::{Error, Result};
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::FileExt;
@@ -19,16 +19,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use compress::{Compression, Prefetch};
+pub use members::Members;
 
 /// What a member of the archive is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberKind {
     /// A regular file whose bytes are at `offset` in the backing tar, or in `path` for a directory.
     File,
-    /// A symbolic link, target as written.
-    Symlink(String),
+    /// A symbolic link, target as written (boxed, as the member table holds 100,000s of kinds).
+    Symlink(Box<str>),
     /// A tar hard link to another member (target as written).
-    HardLink(String),
+    HardLink(Box<str>),
     /// A directory.
     Dir,
     /// Devices, fifos and the like: ignored.
@@ -95,7 +96,7 @@ pub struct Archive {
     pub name: String,
     pub compression: Compression,
     backing: Backing,
-    members: BTreeMap<Arc<str>, Member>,
+    members: Members,
     /// Keeps a decompression spool alive as long as the archive.
     _spool: Option<compress::Spool>,
     /// The tar file mapped into memory, made on first use (see [`Archive::map`]).
@@ -132,7 +133,7 @@ impl Archive {
             return Self::from_spool(path, spool, compression);
         }
         if meta.is_dir() {
-            let members = dir::scan(p)?;
+            let members = dir::scan(p)?.into();
             return Ok(Archive {
                 name: path.to_string(),
                 compression: Compression::None,
@@ -251,7 +252,7 @@ impl Archive {
                         structure: s.structure,
                     }),
                 },
-                members: s.members,
+                members: s.members.into(),
                 _spool: None,
                 map: Default::default(),
             })),
@@ -303,7 +304,7 @@ impl Archive {
     }
 
     /// All members by normalised name.
-    pub fn members(&self) -> &BTreeMap<Arc<str>, Member> {
+    pub fn members(&self) -> &Members {
         &self.members
     }
 

@@ -1,0 +1,196 @@
+//! The member table: every member of an archive by normalised name, in one list sorted by name
+//! and searched by bisection. A tree map of 100,000 members cost twice the memory (its nodes)
+//! and a string comparison per level on every insert; a list is filled in tar order and sorted
+//! once ([`Builder`]).
+
+use super::Member;
+use super::MemberKind;
+use std::sync::Arc;
+
+/// Members by normalised name, sorted.
+#[derive(Debug, Default)]
+pub struct Members {
+    entries: Vec<(Arc<str>, Member)>,
+}
+
+impl Members {
+    /// The member named `name`, with the table's shared copy of its name.
+    pub fn get_key_value(&self, name: &str) -> Option<(&Arc<str>, &Member)> {
+        let i = self
+            .entries
+            .binary_search_by(|(k, _)| (**k).cmp(name))
+            .ok()?;
+        self.entries.get(i).map(|(k, m)| (k, m))
+    }
+
+    /// The member named `name`.
+    pub fn get(&self, name: &str) -> Option<&Member> {
+        self.get_key_value(name).map(|(_, m)| m)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.get_key_value(name).is_some()
+    }
+
+    /// Every member, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Member)> {
+        self.entries.iter().map(|(k, m)| (k, m))
+    }
+
+    /// The members whose names start with `prefix`, by name.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Member)> {
+        let start = self.entries.partition_point(|(k, _)| **k < *prefix);
+        self.entries[start..]
+            .iter()
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(k, m)| (k, m))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Member> {
+        self.entries.iter().map(|(_, m)| m)
+    }
+}
+
+/// A tree map of members (the directory walk and the stream reader build one) as a table.
+impl From<std::collections::BTreeMap<Arc<str>, Member>> for Members {
+    fn from(map: std::collections::BTreeMap<Arc<str>, Member>) -> Members {
+        Members {
+            entries: map.into_iter().collect(),
+        }
+    }
+}
+
+/// One member as read, before the table is sorted.
+struct Pending {
+    name: Arc<str>,
+    member: Member,
+    /// The name as written in the tar, when it differs from `name` (for the error).
+    raw: Option<Box<str>>,
+    /// Its position in the tar.
+    seq: usize,
+}
+
+/// Fills a table in tar order; [`Builder::finish`] sorts it and refuses a name given twice
+/// exactly as inserting into a map one member at a time would have: the first member (in tar
+/// order) whose name is already taken, unless it and the member before it of that name are both
+/// directories (the later directory is kept).
+#[derive(Default)]
+pub struct Builder {
+    pending: Vec<Pending>,
+}
+
+impl Builder {
+    /// Add `member` under its normalised `name`; `raw` is its name as written.
+    pub fn push(&mut self, name: String, raw: &str, member: Member) {
+        let raw = (raw != name).then(|| Box::from(raw));
+        self.pending.push(Pending {
+            name: Arc::from(name),
+            member,
+            raw,
+            seq: self.pending.len(),
+        });
+    }
+
+    /// The sorted table, or the name (as written) of the first member that repeats a name.
+    pub fn finish(mut self) -> Result<Members, String> {
+        // Stable: members of one name stay in tar order.
+        self.pending.sort_by(|a, b| a.name.cmp(&b.name));
+        let repeats = self.pending.windows(2).filter_map(|pair| match pair {
+            [a, b] if a.name == b.name && !(is_dir(a) && is_dir(b)) => Some(b),
+            _ => None,
+        });
+        if let Some(p) = repeats.min_by_key(|p| p.seq) {
+            return Err(p.raw.as_deref().unwrap_or(&p.name).to_string());
+        }
+        // Only directories repeat now: keep the last of each name.
+        self.pending.dedup_by(|later, earlier| {
+            let same = later.name == earlier.name;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        // Collected into a list of its own: collecting in place would keep the larger
+        // entries' allocation.
+        let mut entries = Vec::with_capacity(self.pending.len());
+        entries.extend(self.pending.into_iter().map(|p| (p.name, p.member)));
+        Ok(Members { entries })
+    }
+}
+
+fn is_dir(p: &Pending) -> bool {
+    p.member.kind == MemberKind::Dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(kind: MemberKind, offset: u64) -> Member {
+        Member {
+            kind,
+            size: 0,
+            offset,
+        }
+    }
+
+    fn build(list: &[(&str, &str, MemberKind)]) -> Result<Members, String> {
+        let mut b = Builder::default();
+        for (i, (name, raw, kind)) in list.iter().enumerate() {
+            b.push(name.to_string(), raw, member(kind.clone(), i as u64));
+        }
+        b.finish()
+    }
+
+    /// Sorted by name, found by name and by prefix; a directory given twice keeps its last.
+    #[test]
+    fn sorted_and_found() {
+        let m = build(&[
+            ("index.json", "./index.json", MemberKind::File),
+            ("blobs", "blobs/", MemberKind::Dir),
+            ("blobs/sha256/b", "blobs/sha256/b", MemberKind::File),
+            ("blobs/sha256/a", "blobs/sha256/a", MemberKind::File),
+            ("blobs", "./blobs", MemberKind::Dir),
+        ])
+        .unwrap();
+        let names: Vec<&str> = m.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(
+            names,
+            ["blobs", "blobs/sha256/a", "blobs/sha256/b", "index.json"]
+        );
+        assert_eq!(m.get("blobs").map(|b| b.offset), Some(4));
+        assert_eq!(m.get("index.json").map(|b| b.offset), Some(0));
+        assert!(!m.contains_key("blobs/sha256"));
+        let under: Vec<&str> = m.with_prefix("blobs/").map(|(k, _)| &**k).collect();
+        assert_eq!(under, ["blobs/sha256/a", "blobs/sha256/b"]);
+        assert_eq!(m.with_prefix("zz").count(), 0);
+    }
+
+    /// The name reported is the first repeat in tar order, as written.
+    #[test]
+    fn first_repeat_in_tar_order() {
+        let e = build(&[
+            ("b", "b", MemberKind::File),
+            ("a", "a", MemberKind::File),
+            ("b", "./b", MemberKind::File),
+            ("a", "./a", MemberKind::File),
+        ])
+        .unwrap_err();
+        assert_eq!(e, "./b");
+        let e = build(&[("d", "d/", MemberKind::Dir), ("d", "./d", MemberKind::File)]).unwrap_err();
+        assert_eq!(e, "./d");
+        let e = build(&[("d", "d", MemberKind::File), ("d", "d/", MemberKind::Dir)]).unwrap_err();
+        assert_eq!(e, "d/");
+    }
+}
