@@ -269,6 +269,12 @@ impl Graph {
         self.docs = HashMap::new();
     }
 
+    /// Every input, in order (as [`Graph::inputs`]), the rest of the graph freed: for a caller
+    /// whose plan holds all it needs from here on.
+    pub fn into_inputs(self) -> Vec<Archive> {
+        std::iter::once(self.archive).chain(self.more).collect()
+    }
+
     /// Every input, in order: `Loc::input` indexes this.
     pub fn inputs(&self) -> Vec<&Archive> {
         std::iter::once(&self.archive).chain(&self.more).collect()

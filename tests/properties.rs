@@ -86,7 +86,7 @@ fn run(
         progress: false,
         digest_output: true,
     };
-    ocislim::filter(&g, opts, &Target::File(out.to_path_buf()), &w, false).map(|_| ())
+    ocislim::filter(g, opts, &Target::File(out.to_path_buf()), &w, false).map(|_| ())
 }
 
 fn kept_manifests(path: &std::path::Path) -> BTreeSet<String> {
@@ -170,7 +170,7 @@ proptest! {
             let _ = ocislim::verify::verify(&g);
             let out = d.path().join("o.tar");
             let w = WriteOptions { compression: OutCompression::None, verify: true, progress: false, digest_output: true };
-            let _ = ocislim::filter(&g, &FilterOptions::default(), &Target::File(out), &w, false);
+            let _ = ocislim::filter(g, &FilterOptions::default(), &Target::File(out), &w, false);
         }
     }
 }

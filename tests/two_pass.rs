@@ -251,7 +251,7 @@ fn an_input_changed_between_the_passes_is_caught() {
             digest_output: true,
         };
         let target = Target::File(out.clone());
-        let r = ocislim::filter(&g, &Default::default(), &target, &wopts, false);
+        let r = ocislim::filter(g, &Default::default(), &target, &wopts, false);
         let e = r.expect_err("the change is caught").to_string();
         assert!(e.contains(&needle), "{e} lacks {needle}");
         assert!(!out.exists(), "nothing published");

@@ -21,7 +21,7 @@ pub fn run(a: FilterArgs) -> Result<()> {
         true => Graph::open_two_pass(&a.archive)?,
         false => Graph::open(&a.archive)?,
     };
-    let (_plan, report) = ocislim::filter(&g, &opts, &target, &wopts, a.write.out.dry_run)?;
+    let (_plan, report) = ocislim::filter(g, &opts, &target, &wopts, a.write.out.dry_run)?;
     print_report(&a.write.out, &target, &report)
 }
 

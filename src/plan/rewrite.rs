@@ -31,11 +31,10 @@ pub fn rewrite(
         new_docs: HashMap::new(),
         members: BTreeMap::new(),
     };
-    let root_values: Vec<Value> = index_json
+    let root_values = index_json
         .get("manifests")
         .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[][..], Vec::as_slice);
     // Root position → image, and the kept images, as maps: index.json may have many roots.
     let image_at: HashMap<usize, usize> = g
         .images
@@ -46,7 +45,7 @@ pub fn rewrite(
     let kept_set: BTreeSet<usize> = sel.kept_images.iter().copied().collect();
     let mut new_roots = Vec::new();
     let mut changed = false;
-    for (i, (root, value)) in g.roots.iter().zip(&root_values).enumerate() {
+    for (i, (root, value)) in g.roots.iter().zip(root_values).enumerate() {
         let keep = match image_at.get(&i) {
             Some(pos) => kept_set.contains(pos),
             // a top-level referrer: follows its subject
@@ -71,11 +70,7 @@ pub fn rewrite(
         new_roots.push(value);
     }
     let index_bytes = if changed {
-        let mut v = index_json.clone();
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("manifests".into(), Value::Array(new_roots));
-        }
-        serialize(&v, "index.json")?
+        serialize(&with_manifests(index_json, new_roots), "index.json")?
     } else {
         g.index_json_bytes()?
     };
@@ -83,6 +78,26 @@ pub fn rewrite(
     members.insert("index.json".into(), Content::Bytes(index_bytes));
     members.insert("oci-layout".into(), Content::Bytes(OCI_LAYOUT.to_vec()));
     Ok(members)
+}
+
+/// `index` with its `manifests` replaced by `manifests`, every other field cloned in its place
+/// (the old list is not cloned: `index.json` of 1,500 images is megabytes as a JSON value).
+fn with_manifests(index: &Value, manifests: Vec<Value>) -> Value {
+    let mut v = match index.as_object() {
+        Some(obj) => Value::Object(
+            obj.iter()
+                .map(|(k, v)| match k.as_str() {
+                    "manifests" => (k.clone(), Value::Null),
+                    _ => (k.clone(), v.clone()),
+                })
+                .collect(),
+        ),
+        None => index.clone(),
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("manifests".into(), Value::Array(manifests));
+    }
+    v
 }
 
 /// Give a root descriptor the name `name` (a full reference): in `io.containerd.image.name`, and
