@@ -287,6 +287,41 @@ fn verify_exit_codes() {
     assert!(problems.iter().all(|p| p["severity"] == "missing"));
 }
 
+/// A blob that hashes wrong is listed before the blobs missing from a shallow archive: the
+/// hashes are reported first, then the descriptors, however the checks are ordered inside.
+#[test]
+fn verify_lists_corrupt_blobs_before_missing_ones() {
+    let mut bytes = std::fs::read(testdata("ctr-shallow.tar")).unwrap();
+    // The largest blob is a layer, not a document the graph must parse.
+    let mut largest = (0, 0);
+    for e in tar::Archive::new(&bytes[..]).entries().unwrap() {
+        let e = e.unwrap();
+        let blob = e.path().unwrap().starts_with("blobs");
+        if blob && e.size() > largest.1 {
+            largest = (e.raw_file_position() as usize, e.size());
+        }
+    }
+    bytes[largest.0] ^= 0xff;
+    let dir = tmp();
+    let p = dir.path().join("bad.tar");
+    std::fs::write(&p, &bytes).unwrap();
+    let out = bin()
+        .args(["verify", p.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let severities: Vec<&str> = j["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(severities, ["corrupt", "missing", "missing"]);
+    let first = j["problems"][0]["message"].as_str().unwrap();
+    assert!(first.contains("digest mismatch"), "{first}");
+}
+
 fn gen(spec: &ArchiveSpec) -> (tempfile::TempDir, String) {
     let dir = tmp();
     let p = dir.path().join("gen.tar");

@@ -130,8 +130,8 @@ proptest! {
                 prop_assert!(!once.exists());
             }
             Ok(()) => {
-                let g = ocislim::open(once.to_str().unwrap()).unwrap();
-                let report = ocislim::verify::verify(&g);
+                let mut g = ocislim::open(once.to_str().unwrap()).unwrap();
+                let report = ocislim::verify::verify(&mut g);
                 if keep_index {
                     prop_assert!(!report.is_corrupt(), "{:?}", report.problems);
                 } else {
@@ -151,7 +151,7 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("junk.tar");
         std::fs::write(&p, &data).unwrap();
-        let _ = ocislim::open(p.to_str().unwrap()).map(|g| ocislim::verify::verify(&g));
+        let _ = ocislim::open(p.to_str().unwrap()).map(|mut g| ocislim::verify::verify(&mut g));
     }
 
     #[test]
@@ -166,8 +166,10 @@ proptest! {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("m.tar");
         std::fs::write(&p, &data).unwrap();
+        if let Ok(mut g) = ocislim::open(p.to_str().unwrap()) {
+            let _ = ocislim::verify::verify(&mut g);
+        }
         if let Ok(g) = ocislim::open(p.to_str().unwrap()) {
-            let _ = ocislim::verify::verify(&g);
             let out = d.path().join("o.tar");
             let w = WriteOptions { compression: OutCompression::None, verify: true, progress: false, digest_output: true };
             let _ = ocislim::filter(g, &FilterOptions::default(), &Target::File(out), &w, false);

@@ -18,13 +18,13 @@ fuzz_target!(|data: &[u8]| {
     let compressed = data.starts_with(&[0x1f, 0x8b]) || data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
     if compressed {
         for hash in [false, true] {
-            if let Ok(g) = ocislim::Graph::open_streaming(path, hash) {
+            if let Ok(mut g) = ocislim::Graph::open_streaming(path, hash) {
                 let _ = ls::to_json(&g, &opts);
-                let _ = ocislim::verify::verify(&g).to_error();
+                let _ = ocislim::verify::verify(&mut g).to_error();
             }
         }
     }
-    let Ok(g) = ocislim::open(path) else {
+    let Ok(mut g) = ocislim::open(path) else {
         return;
     };
     let _ = ls::to_json(&g, &opts);
@@ -38,8 +38,6 @@ fuzz_target!(|data: &[u8]| {
             ..LsOptions::default()
         },
     );
-    let report = ocislim::verify::verify(&g);
-    let _ = report.to_error();
     for opts in [
         FilterOptions::default(),
         FilterOptions {
@@ -67,4 +65,6 @@ fuzz_target!(|data: &[u8]| {
             let _ = ocislim::sink::write::planned_size(&plan);
         }
     }
+    // Last: verify frees the graph's documents.
+    let _ = ocislim::verify::verify(&mut g).to_error();
 });

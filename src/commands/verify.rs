@@ -7,9 +7,9 @@ use ocislim::verify::{Severity, VerifyReport};
 use ocislim::{Graph, Result};
 
 pub fn run(a: VerifyArgs) -> Result<()> {
-    let g = Graph::open_streaming(&a.archive, true)?;
+    let mut g = Graph::open_streaming(&a.archive, true)?;
     let bases = ocislim::ops::bases::Bases::open(&a.bases)?;
-    let report = ocislim::verify::verify_against(&g, &|d| bases.holds(d));
+    let report = ocislim::verify::verify_against(&mut g, &|d| bases.holds(d));
     if a.json {
         print_json(Stream::Stdout, &report)?;
     } else {

@@ -112,9 +112,9 @@ pub fn verify_plan(inputs: &[&Archive], plan: &Plan) -> Result<()> {
                 _ => None,
             })
             .collect();
-        check_blobs(archive, &blobs)
-            .into_iter()
-            .collect::<Result<()>>()?;
+        if let Some((_, e)) = check_blobs(archive, &blobs).into_iter().next() {
+            return Err(e);
+        }
     }
     Ok(())
 }
