@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = ManifestDoc::parse(&v, "manifest") {
         for d in std::iter::once(&m.config)
             .chain(&m.layers)
-            .chain(&m.subject)
+            .chain(m.subject.as_deref())
         {
             let _ = d.digest.blob_path();
             let _ = d.kind();

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let path = scratch::write(data);
     let file = std::fs::File::open(path).expect("open scratch");
     if let Ok(members) = tar_scan::scan(&file, "fuzz") {
-        for (name, m) in &members {
+        for (name, m) in members.iter() {
             assert!(!name.starts_with('/'), "absolute name {name:?}");
             assert!(
                 !name
