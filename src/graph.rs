@@ -159,6 +159,9 @@ pub struct Graph {
     pub made: HashMap<Digest, Vec<u8>>,
     /// `index.json` when made here rather than read.
     pub made_index_json: Option<Vec<u8>>,
+    /// Where `index.json` is in the first input, when read: found once, so that the verbs
+    /// that copy it need not keep the member table.
+    pub index_json_loc: Option<Loc>,
     pub format: Format,
     /// Blobs present under `blobs/<alg>/<hex>`.
     pub blobs: BTreeMap<Digest, Loc>,
@@ -216,6 +219,7 @@ impl Graph {
             more: Vec::new(),
             made: HashMap::new(),
             made_index_json: None,
+            index_json_loc: None,
             format,
             docs: HashMap::new(),
             index_json: None,
@@ -247,7 +251,9 @@ impl Graph {
                 return Err(Error::json("oci-layout", "no imageLayoutVersion"));
             }
         }
-        let bytes = g.read_member_bytes("index.json")?;
+        let loc = g.member_loc("index.json")?;
+        let bytes = g.archive.read_small(&loc, MAX_JSON)?;
+        g.index_json_loc = Some(loc);
         let value = parse_json(&bytes, "index.json")?;
         g.roots = index_entries(&value, "index.json")?;
         g.index_json = Some(value);
@@ -257,10 +263,14 @@ impl Graph {
     }
 
     pub fn read_member_bytes(&self, name: &str) -> Result<Vec<u8>> {
-        match self.archive.resolve(name)? {
-            Some(loc) => self.archive.read_small(&loc, MAX_JSON),
-            None => Err(Error::format(name, "is not a regular file")),
-        }
+        self.archive.read_small(&self.member_loc(name)?, MAX_JSON)
+    }
+
+    /// Where the regular file behind `name` is; an error when there is none.
+    fn member_loc(&self, name: &str) -> Result<Loc> {
+        self.archive
+            .resolve(name)?
+            .ok_or_else(|| Error::format(name, "is not a regular file"))
     }
 
     /// Free the parsed documents, for a caller that reads only the images and blobs from here
@@ -290,9 +300,10 @@ impl Graph {
 
     /// The bytes of `index.json`: made here, or the input's own.
     pub fn index_json_bytes(&self) -> Result<Vec<u8>> {
-        match &self.made_index_json {
-            Some(b) => Ok(b.clone()),
-            None => self.read_member_bytes("index.json"),
+        match (&self.made_index_json, &self.index_json_loc) {
+            (Some(b), _) => Ok(b.clone()),
+            (None, Some(loc)) => self.archive.read_small(loc, MAX_JSON),
+            (None, None) => self.read_member_bytes("index.json"),
         }
     }
 
@@ -835,4 +846,23 @@ fn legacy_images(legacy: Vec<LegacyImage>) -> Vec<Image> {
         });
     }
     images
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_json_is_read_without_the_member_table() {
+        for name in ["ctr-full.tar", "oci-index.tar", "docker-list.tar"] {
+            let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+            let mut g = Graph::open(&path).unwrap();
+            let before = g.index_json_bytes().unwrap();
+            g.archive.drop_members();
+            assert!(g.archive.members().is_empty(), "{name}");
+            assert!(g.archive.resolve("index.json").unwrap().is_none(), "{name}");
+            assert!(before.starts_with(b"{"), "{name}");
+            assert_eq!(g.index_json_bytes().unwrap(), before, "{name}");
+        }
+    }
 }

@@ -97,12 +97,12 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
             && g0.index_json.as_ref().and_then(|v| v.get("manifests"))
                 == Some(&Value::Array(values.clone()))
     });
-    let (index_json, made_index_json) = match reuse {
-        Some(g0) => (g0.index_json.clone(), None),
+    let (index_json, made_index_json, index_json_loc) = match reuse {
+        Some(g0) => (g0.index_json.clone(), None, g0.index_json_loc.clone()),
         None => {
             let v = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": values});
             let bytes = serialize(&v, "index.json")?;
-            (Some(v), Some(bytes))
+            (Some(v), Some(bytes), None)
         }
     };
     let roots = match &index_json {
@@ -124,6 +124,7 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
         more: archives.collect(),
         made: b.made,
         made_index_json,
+        index_json_loc,
         format,
         blobs: b.blobs,
         docs: b.docs,

@@ -308,6 +308,15 @@ impl Archive {
         &self.members
     }
 
+    /// Forget the member table, for a caller that reads only by [`Loc`] from here on: 5.5 MB
+    /// of an archive of 100,000 members. A layout directory keeps it: its size is the sum of
+    /// its members.
+    pub fn drop_members(&mut self) {
+        if !matches!(self.backing, Backing::Dir(_)) {
+            self.members = Members::default();
+        }
+    }
+
     /// The backing tar file, when the archive is (or was decompressed into) a tar file.
     pub fn tar_file(&self) -> Option<&File> {
         match &self.backing {
