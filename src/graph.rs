@@ -449,16 +449,19 @@ impl Graph {
         }
     }
 
-    /// Present / partial / missing for a manifest descriptor.
-    pub fn status(&self, d: &Descriptor) -> Status {
-        if !self.has_blob(&d.digest) {
+    /// Present / partial / missing for a manifest descriptor, whose blobs [`Graph::manifest_blobs`]
+    /// put in `blobs`: their presence is read there rather than looked up in the archive's blob
+    /// map again (a tenth of the time of building the images of 1,500).
+    fn status(&self, d: &Descriptor, blobs: &BTreeMap<Digest, (u64, bool)>) -> Status {
+        let present = |x: &Digest| blobs.get(x).is_some_and(|(_, p)| *p);
+        if !present(&d.digest) {
             return Status::Missing;
         }
         match self.manifest(&d.digest) {
             Some(m) => {
                 let all = std::iter::once(&m.config)
                     .chain(&m.layers)
-                    .all(|c| self.has_blob(&c.digest));
+                    .all(|c| present(&c.digest));
                 if all {
                     Status::Present
                 } else {
@@ -695,11 +698,11 @@ impl Graph {
             self.manifest_blobs(a, &mut blobs);
             attestations.push(Artifact {
                 desc: a.clone(),
-                status: self.status(a),
+                status: self.status(a, &blobs),
             });
         }
         attestations.shrink_to_fit(); // most manifests have one: not the four a push allots
-        let status = self.status(m);
+        let status = self.status(m, &blobs);
         let size_present = sum(blobs.values().filter(|(_, p)| *p).map(|(s, _)| s));
         let size_total = (status != Status::Missing).then(|| sum(blobs.values().map(|(s, _)| s)));
         image_blobs.extend(blobs);

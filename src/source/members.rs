@@ -79,6 +79,26 @@ struct Pending {
     raw: Option<Box<str>>,
     /// Its position in the tar.
     seq: usize,
+    /// The start of `name` ([`lead`]), compared before the whole name.
+    lead: [u64; LEAD_WORDS],
+}
+
+/// How many 8-byte words of a name's start [`lead`] keeps: `blobs/sha256/` and 11 hex digits.
+const LEAD_WORDS: usize = 3;
+
+/// The first `8 * LEAD_WORDS` bytes of `name` as big-endian words, zero-padded: two different
+/// leads are ordered as their names are (padding sorts first, as a name's end does), so the
+/// sort compares whole names only when the leads are the same. Comparing
+/// the names themselves (a `memcmp` call each, behind a pointer) cost 7 % of `ls`.
+fn lead(name: &str) -> [u64; LEAD_WORDS] {
+    let mut bytes = [0u8; 8 * LEAD_WORDS];
+    let n = name.len().min(bytes.len());
+    bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+    std::array::from_fn(|i| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[8 * i..8 * i + 8]);
+        u64::from_be_bytes(word)
+    })
 }
 
 /// Fills a table in tar order; [`Builder::finish`] sorts it and refuses a name given twice
@@ -95,6 +115,7 @@ impl Builder {
     pub fn push(&mut self, name: String, raw: &str, member: Member) {
         let raw = (raw != name).then(|| Box::from(raw));
         self.pending.push(Pending {
+            lead: lead(&name),
             name: Arc::from(name),
             member,
             raw,
@@ -105,7 +126,8 @@ impl Builder {
     /// The sorted table, or the name (as written) of the first member that repeats a name.
     pub fn finish(mut self) -> Result<Members, String> {
         // Stable: members of one name stay in tar order.
-        self.pending.sort_by(|a, b| a.name.cmp(&b.name));
+        self.pending
+            .sort_by(|a, b| a.lead.cmp(&b.lead).then_with(|| a.name.cmp(&b.name)));
         let repeats = self.pending.windows(2).filter_map(|pair| match pair {
             [a, b] if a.name == b.name && !(is_dir(a) && is_dir(b)) => Some(b),
             _ => None,
@@ -154,6 +176,37 @@ mod tests {
     }
 
     /// Sorted by name, found by name and by prefix; a directory given twice keeps its last.
+    /// Leads never order two names otherwise than the names: around the padding, NUL bytes,
+    /// the 24th byte and bytes past ASCII.
+    #[test]
+    fn leads_keep_the_order_of_names() {
+        let long = "blobs/sha256/0123456789a";
+        let names = [
+            "",
+            "a",
+            "a\0",
+            "a\0\u{1}",
+            "b",
+            "é",
+            "blobs",
+            long,
+            "blobs/sha256/0123456789",
+        ];
+        let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        names.extend(
+            ["", "b", "c", "\0", "é"]
+                .iter()
+                .map(|t| format!("{long}{t}")),
+        );
+        for a in &names {
+            for b in &names {
+                if lead(a) != lead(b) {
+                    assert_eq!(lead(a).cmp(&lead(b)), a.cmp(b), "{a:?} {b:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn sorted_and_found() {
         let m = build(&[
