@@ -14,6 +14,7 @@ use crate::sink::write::{Target, WriteOptions};
 use crate::source::{paths, MemberKind};
 use crate::verify::digest_of_blob_path;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Decide what `apply` writes: the delta's members, and the blobs the bases fill in (read from
 /// input `1 + i` for the `i`th base archive).
@@ -26,18 +27,18 @@ pub fn plan(g: &Graph, bases: &Bases) -> Result<(Plan, BlobCount)> {
         }
         if let Some(loc) = g.archive.resolve(name)? {
             let digest = digest_of_blob_path(name).or_else(|| legacy.get(&loc.member).cloned());
-            members.insert(name.to_string(), Content::Input { loc, digest });
+            members.insert(Arc::clone(name), Content::Input { loc, digest });
         }
     }
     let mut filled = BlobCount::default();
     for (name, d) in missing(g)? {
-        if members.contains_key(&name) {
+        if members.contains_key(name.as_str()) {
             continue;
         }
         let content = fill(bases, &d)?;
         filled.blobs += 1;
         filled.bytes += content.len();
-        members.insert(name, content);
+        members.insert(name.into(), content);
     }
     let p = Plan {
         members,

@@ -15,6 +15,7 @@ use crate::reference::{full_name, renamed, repo_tag, split_tag, Rename};
 use crate::source::{paths, Loc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Media type of the uncompressed layers a `layer.tar` becomes.
 const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
@@ -39,7 +40,7 @@ pub fn legacy_plan(g: &Graph, sel: Selection, renames: &[Rename]) -> Result<Plan
         for (p, loc, digest) in legacy_members(g, l) {
             let name = paths::normalize(&p, "manifest.json")?;
             if let Some(loc) = loc {
-                members.insert(name, Content::Input { loc, digest });
+                members.insert(name.into(), Content::Input { loc, digest });
             }
         }
     }
@@ -125,7 +126,7 @@ impl<'a> Repositories<'a> {
 /// `manifest.json` from `entries`, and `repositories` when the input had one.
 fn docker_members(
     g: &Graph,
-    members: &mut BTreeMap<String, Content>,
+    members: &mut BTreeMap<Arc<str>, Content>,
     entries: &[DockerEntry],
     repositories: &Repositories<'_>,
 ) -> Result<()> {
@@ -243,7 +244,7 @@ pub fn legacy_to_oci_plan(
         };
         for (d, loc) in &c.blobs {
             members.insert(
-                d.blob_path(),
+                d.blob_path().into(),
                 Content::Input {
                     loc: loc.clone(),
                     digest: Some(d.clone()),
@@ -268,7 +269,7 @@ pub fn legacy_to_oci_plan(
             layer_sources: None,
             parent: None,
         });
-        members.insert(c.digest.blob_path(), Content::Bytes(c.manifest));
+        members.insert(c.digest.blob_path().into(), Content::Bytes(c.manifest));
     }
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": roots});
     members.insert(

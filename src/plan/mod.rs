@@ -18,6 +18,7 @@ use crate::source::Loc;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The `oci-layout` file every OCI output carries.
 pub const OCI_LAYOUT: &[u8] = b"{\"imageLayoutVersion\":\"1.0.0\"}";
@@ -105,7 +106,7 @@ pub struct ImageReport {
 /// The decision: the output members, sorted by name, and the report.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub members: BTreeMap<String, Content>,
+    pub members: BTreeMap<Arc<str>, Content>,
     pub images: Vec<ImageReport>,
     /// Warnings for stderr (images dropped, platforms skipped).
     pub notes: Vec<String>,

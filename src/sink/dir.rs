@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Write `plan`, whose input ranges are in `inputs`, as the directory `dir`.
 pub fn write_dir(inputs: &[&Archive], plan: &Plan, dir: &Path, verify: bool) -> Result<Written> {
@@ -24,7 +25,7 @@ pub fn write_dir(inputs: &[&Archive], plan: &Plan, dir: &Path, verify: bool) -> 
         .prefix(".ocislim-")
         .tempdir_in(&parent)
         .map_err(|e| Error::io(parent.display().to_string(), e))?;
-    let members: Vec<(&String, &Content)> = plan.members.iter().collect();
+    let members: Vec<(&Arc<str>, &Content)> = plan.members.iter().collect();
     members
         .par_iter()
         .with_max_len(1)

@@ -19,6 +19,7 @@ use crate::source::{Archive, Loc};
 use std::collections::BTreeSet;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where the archive goes.
 #[derive(Debug, Clone)]
@@ -75,14 +76,15 @@ fn dirs(plan: &Plan) -> BTreeSet<String> {
 
 fn layout(plan: &Plan) -> Result<Vec<Span<'_>>> {
     let dirs = dirs(plan);
-    let mut names: Vec<(String, Option<&Content>)> = dirs.into_iter().map(|d| (d, None)).collect();
+    let mut names: Vec<(Arc<str>, Option<&Content>)> =
+        dirs.into_iter().map(|d| (Arc::from(d), None)).collect();
     names.extend(plan.members.iter().map(|(n, c)| (n.clone(), Some(c))));
     names.sort_by(|a, b| a.0.cmp(&b.0));
     let mut pieces = Vec::with_capacity(names.len() * 3 + 1);
     for (name, content) in names {
         let size = content.map_or(0, |c| c.len());
         let h = header_bytes(&name, size, content.is_none())
-            .map_err(|e| Error::format(&name, format!("cannot write tar header: {e}")))?;
+            .map_err(|e| Error::format(&*name, format!("cannot write tar header: {e}")))?;
         pieces.push(Span::Bytes(h));
         match content {
             None => {}
