@@ -11,11 +11,12 @@ use crate::layout::docs::{
 };
 use crate::layout::legacy::{self, LegacyImage};
 use crate::platform::Platform;
-use crate::source::{Archive, Loc, MemberKind, MAX_JSON};
+use crate::source::{Archive, Loc, Member, MemberKind, MAX_JSON};
 use rayon::prelude::*;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 mod prefetch;
 
@@ -277,6 +278,14 @@ impl Graph {
     /// on: `ls` renders its rows while they would otherwise stay, a third of its peak.
     pub fn drop_documents(&mut self) {
         self.docs = HashMap::new();
+    }
+
+    /// As [`Graph::drop_documents`], freeing them on another core while the caller goes on
+    /// (25,000 documents took 15 ms), for a caller that allocates little meanwhile: the peak
+    /// of `verify`, which hashes next, rose by 2 MiB when it freed them this way.
+    pub fn drop_documents_behind(&mut self) {
+        let docs = std::mem::take(&mut self.docs);
+        rayon::spawn(move || drop(docs));
     }
 
     /// Every input, in order (as [`Graph::inputs`]), the rest of the graph freed: for a caller
@@ -770,18 +779,19 @@ fn looks_like_manifest_type(mt: &str) -> bool {
 }
 
 /// Index the members named `blobs/<alg>/<hex>`; other names under `blobs/` are ignored. The
-/// members come by name, so the digests come in order.
+/// members come by name, so the digests come in order. Read on every core: each name is a
+/// cache miss (the table is sorted, the names lie in tar order), 30 ms of `ls` of 97,500
+/// members on one core.
 fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
-    let mut blobs = Vec::new();
-    for (name, m) in archive.members().with_prefix("blobs/") {
+    let blob = |(name, m): &(Arc<str>, Member)| -> Result<Option<(Digest, Loc)>> {
         let Some((alg, hex)) = name["blobs/".len()..].split_once('/') else {
-            continue;
+            return Ok(None);
         };
         let Some(d) = Algorithm::from_name(alg).and_then(|a| Digest::from_hex(a, hex)) else {
-            continue;
+            return Ok(None);
         };
         let loc = match m.kind {
-            MemberKind::Dir => continue,
+            MemberKind::Dir => None,
             MemberKind::File => Some(Loc {
                 member: name.clone(),
                 offset: m.offset,
@@ -790,9 +800,16 @@ fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
             }),
             _ => archive.resolve(name)?,
         };
-        blobs.extend(loc.map(|loc| (d, loc)));
-    }
-    Ok(blobs.into_iter().collect())
+        Ok(loc.map(|loc| (d, loc)))
+    };
+    let found: Vec<Result<Option<(Digest, Loc)>>> = archive
+        .members()
+        .with_prefix("blobs/")
+        .par_iter()
+        .map(blob)
+        .collect();
+    // The first error by name, as a walk in order would have met it.
+    found.into_iter().filter_map(Result::transpose).collect()
 }
 
 /// Legacy entries as images: one platform each, the image ID standing for the manifest.

@@ -27,7 +27,7 @@ pub fn run(a: LsArgs) -> Result<()> {
     if a.unpacked {
         opts.unpacked = Some(unpacked_sizes(&g)?);
     }
-    g.drop_documents(); // the rows are rendered from the images
+    g.drop_documents_behind(); // the rows are rendered from the images
     let printed = match a.format {
         LsFormat::Tree => print(Stream::Stdout, &ls::to_tree(&g, &opts)),
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),

@@ -5,6 +5,7 @@
 
 use super::Member;
 use super::MemberKind;
+use rayon::slice::ParallelSliceMut;
 use std::sync::Arc;
 
 /// Members by normalised name, sorted.
@@ -38,15 +39,10 @@ impl Members {
     }
 
     /// The members whose names start with `prefix`, by name.
-    pub fn with_prefix<'a>(
-        &'a self,
-        prefix: &'a str,
-    ) -> impl Iterator<Item = (&'a Arc<str>, &'a Member)> {
+    pub fn with_prefix(&self, prefix: &str) -> &[(Arc<str>, Member)] {
         let start = self.entries.partition_point(|(k, _)| **k < *prefix);
-        self.entries[start..]
-            .iter()
-            .take_while(move |(k, _)| k.starts_with(prefix))
-            .map(|(k, m)| (k, m))
+        let len = self.entries[start..].partition_point(|(k, _)| k.starts_with(prefix));
+        &self.entries[start..start + len]
     }
 
     pub fn len(&self) -> usize {
@@ -126,8 +122,9 @@ impl Builder {
     /// The sorted table, or the name (as written) of the first member that repeats a name.
     pub fn finish(mut self) -> Result<Members, String> {
         // Stable: members of one name stay in tar order.
+        // On every core: 20 ms of `ls` of 97,500 members on one.
         self.pending
-            .sort_by(|a, b| a.lead.cmp(&b.lead).then_with(|| a.name.cmp(&b.name)));
+            .par_sort_by(|a, b| a.lead.cmp(&b.lead).then_with(|| a.name.cmp(&b.name)));
         let repeats = self.pending.windows(2).filter_map(|pair| match pair {
             [a, b] if a.name == b.name && !(is_dir(a) && is_dir(b)) => Some(b),
             _ => None,
@@ -225,9 +222,9 @@ mod tests {
         assert_eq!(m.get("blobs").map(|b| b.offset), Some(4));
         assert_eq!(m.get("index.json").map(|b| b.offset), Some(0));
         assert!(!m.contains_key("blobs/sha256"));
-        let under: Vec<&str> = m.with_prefix("blobs/").map(|(k, _)| &**k).collect();
+        let under: Vec<&str> = m.with_prefix("blobs/").iter().map(|(k, _)| &**k).collect();
         assert_eq!(under, ["blobs/sha256/a", "blobs/sha256/b"]);
-        assert_eq!(m.with_prefix("zz").count(), 0);
+        assert!(m.with_prefix("zz").is_empty());
     }
 
     /// The name reported is the first repeat in tar order, as written.
