@@ -67,8 +67,9 @@ impl From<std::collections::BTreeMap<Arc<str>, Member>> for Members {
     }
 }
 
-/// One member as read, before the table is sorted.
-struct Pending {
+/// One member as read, before the table is sorted: made on any thread, then given to a
+/// [`Builder`] in tar order.
+pub struct Pending {
     name: Arc<str>,
     member: Member,
     /// The name as written in the tar, when it differs from `name` (for the error).
@@ -77,6 +78,19 @@ struct Pending {
     seq: usize,
     /// The start of `name` ([`lead`]), compared before the whole name.
     lead: [u64; LEAD_WORDS],
+}
+
+impl Pending {
+    /// Member `member` under its normalised `name` (`raw` as written), the `seq`th in the tar.
+    pub fn new(name: &str, raw: &str, member: Member, seq: usize) -> Pending {
+        Pending {
+            lead: lead(name),
+            name: Arc::from(name),
+            member,
+            raw: (raw != name).then(|| Box::from(raw)),
+            seq,
+        }
+    }
 }
 
 /// How many 8-byte words of a name's start [`lead`] keeps: `blobs/sha256/` and 11 hex digits.
@@ -108,15 +122,14 @@ pub struct Builder {
 
 impl Builder {
     /// Add `member` under its normalised `name`; `raw` is its name as written.
-    pub fn push(&mut self, name: String, raw: &str, member: Member) {
-        let raw = (raw != name).then(|| Box::from(raw));
-        self.pending.push(Pending {
-            lead: lead(&name),
-            name: Arc::from(name),
-            member,
-            raw,
-            seq: self.pending.len(),
-        });
+    pub fn push(&mut self, name: &str, raw: &str, member: Member) {
+        let seq = self.pending.len();
+        self.pending.push(Pending::new(name, raw, member, seq));
+    }
+
+    /// A table of members made in tar order, each with its position.
+    pub fn from_pending(pending: Vec<Pending>) -> Builder {
+        Builder { pending }
     }
 
     /// The sorted table, or the name (as written) of the first member that repeats a name.
@@ -167,7 +180,7 @@ mod tests {
     fn build(list: &[(&str, &str, MemberKind)]) -> Result<Members, String> {
         let mut b = Builder::default();
         for (i, (name, raw, kind)) in list.iter().enumerate() {
-            b.push(name.to_string(), raw, member(kind.clone(), i as u64));
+            b.push(name, raw, member(kind.clone(), i as u64));
         }
         b.finish()
     }
