@@ -18,7 +18,10 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+mod blobs;
 mod prefetch;
+
+pub use blobs::Blobs;
 
 /// The deepest indexes may nest below a root (real archives nest one or two); deeper is refused.
 pub const MAX_INDEX_DEPTH: usize = 32;
@@ -165,7 +168,7 @@ pub struct Graph {
     pub index_json_loc: Option<Loc>,
     pub format: Format,
     /// Blobs present under `blobs/<alg>/<hex>`.
-    pub blobs: BTreeMap<Digest, Loc>,
+    pub blobs: Blobs,
     /// Parsed index and manifest documents, by digest.
     pub docs: HashMap<Digest, Doc>,
     /// `index.json` as a JSON value, and its parsed entries.
@@ -782,7 +785,7 @@ fn looks_like_manifest_type(mt: &str) -> bool {
 /// members come by name, so the digests come in order. Read on every core: each name is a
 /// cache miss (the table is sorted, the names lie in tar order), 30 ms of `ls` of 97,500
 /// members on one core.
-fn collect_blobs(archive: &Archive) -> Result<BTreeMap<Digest, Loc>> {
+fn collect_blobs(archive: &Archive) -> Result<Blobs> {
     let blob = |(name, m): &(Arc<str>, Member)| -> Result<Option<(Digest, Loc)>> {
         let Some((alg, hex)) = name["blobs/".len()..].split_once('/') else {
             return Ok(None);

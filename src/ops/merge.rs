@@ -126,7 +126,7 @@ pub fn union(graphs: Vec<Graph>, opts: &MergeOptions) -> Result<Union> {
         made_index_json,
         index_json_loc,
         format,
-        blobs: b.blobs,
+        blobs: b.blobs.into_iter().collect(),
         docs: b.docs,
         index_json,
         roots,
