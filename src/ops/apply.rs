@@ -87,7 +87,7 @@ fn missing(g: &Graph) -> Result<Vec<(String, Digest)>> {
     for l in g.legacy() {
         for (i, (path, loc)) in l.layers.iter().enumerate() {
             if let (None, Some(d)) = (loc, l.diff_id(i)) {
-                out.push((paths::normalize(path, "manifest.json")?, d));
+                out.push((paths::normalize(path, "manifest.json")?.into_owned(), d));
             }
         }
     }

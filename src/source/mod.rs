@@ -338,7 +338,7 @@ impl Archive {
     /// Find the regular file behind `name`, following symlinks and hard links inside the
     /// archive. `Ok(None)` when there is no such member; an error when a link escapes or loops.
     pub fn resolve(&self, name: &str) -> Result<Option<Loc>> {
-        let mut current = paths::normalize(name, name)?;
+        let mut current = paths::normalize(name, name)?.into_owned();
         for _ in 0..MAX_LINK_DEPTH {
             let Some((key, m)) = self.members.get_key_value(current.as_str()) else {
                 return Ok(None);
@@ -356,7 +356,7 @@ impl Archive {
                     current = paths::join_link(&current, target)?;
                 }
                 MemberKind::HardLink(target) => {
-                    current = paths::normalize(target, &current)?;
+                    current = paths::normalize(target, &current)?.into_owned();
                 }
                 MemberKind::Dir | MemberKind::Other => {
                     return Err(Error::format(current, "is not a regular file"))

@@ -2,11 +2,16 @@
 //! would leave the archive (`..` above the root, absolute paths).
 
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 /// Normalise a member name or an archive-relative path: drop `.` and empty components, resolve
 /// `..` inside the archive, and refuse absolute paths or `..` that climbs above the root.
-/// `context` names the member the path came from, for the error message.
-pub fn normalize(name: &str, context: &str) -> Result<String> {
+/// `context` names the member the path came from, for the error message. A name already
+/// normal (nearly every one) is returned as it is, not copied.
+pub fn normalize<'a>(name: &'a str, context: &str) -> Result<Cow<'a, str>> {
+    if !name.is_empty() && name.split('/').all(|c| !matches!(c, "" | "." | "..")) {
+        return Ok(Cow::Borrowed(name));
+    }
     if name.starts_with('/') {
         return Err(Error::UnsafePath {
             member: context.to_string(),
@@ -28,7 +33,7 @@ pub fn normalize(name: &str, context: &str) -> Result<String> {
             c => parts.push(c),
         }
     }
-    Ok(parts.join("/"))
+    Ok(Cow::Owned(parts.join("/")))
 }
 
 /// Resolve a symlink `target` relative to the directory holding `link`.
@@ -43,10 +48,9 @@ pub fn join_link(link: &str, target: &str) -> Result<String> {
         Some(i) => &link[..i],
         None => "",
     };
-    if dir.is_empty() {
-        normalize(target, link)
-    } else {
-        normalize(&format!("{dir}/{target}"), link)
+    match dir.is_empty() {
+        true => normalize(target, link).map(Cow::into_owned),
+        false => normalize(&format!("{dir}/{target}"), link).map(Cow::into_owned),
     }
 }
 
@@ -68,5 +72,19 @@ mod tests {
         assert_eq!(join_link("layer.tar", "def.tar").unwrap(), "def.tar");
         assert!(join_link("abc/layer.tar", "../../def.tar").is_err());
         assert!(join_link("abc/layer.tar", "/def.tar").is_err());
+    }
+
+    /// A name already normal comes back as it is; any other is rebuilt.
+    #[test]
+    fn normal_names_are_not_copied() {
+        for name in ["a", "blobs/sha256/ab", "a.b/..c", "a/.d"] {
+            assert!(matches!(normalize(name, "x"), Ok(Cow::Borrowed(n)) if n == name));
+        }
+        for name in ["", "a/", "./a", "a//b", "a/./b", "a/b/.."] {
+            assert!(
+                matches!(normalize(name, "x"), Ok(Cow::Owned(_))),
+                "{name:?}"
+            );
+        }
     }
 }

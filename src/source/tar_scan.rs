@@ -57,16 +57,26 @@ pub fn scan_with_reader(file: &File, name: &str) -> Result<Members> {
 /// archive again, as the one that applies extensions and says what is wrong.
 fn in_place(bytes: &[u8]) -> Option<members::Builder> {
     let headers = header_offsets(bytes)?;
-    // Collected in place, one list for all: each list more is new pages to fault in.
-    let read: Vec<Option<Option<Pending>>> = headers
+    let fault = AtomicBool::new(headers.is_empty());
+    // One list, filled in place, then emptied of the root in place: a list of another type
+    // would be 10 MB more to fault in and copy.
+    let read: Vec<Option<Pending>> = headers
         .par_iter()
         .enumerate()
-        .map(|(seq, &at)| read_plain(bytes, at, seq))
+        .map(|(seq, &at)| {
+            read_plain(bytes, at, seq).unwrap_or_else(|| {
+                fault.store(true, Ordering::Relaxed);
+                None
+            })
+        })
         .collect();
-    if headers.is_empty() || read.iter().any(Option::is_none) {
+    if fault.into_inner() {
         return None;
     }
-    let pending = read.into_iter().flatten().flatten().collect();
+    // `filter_map` is collected in place; `flatten`, which clippy prefers, was copied into a
+    // list of its own (14 ms).
+    #[allow(clippy::filter_map_identity)]
+    let pending = read.into_iter().filter_map(|p| p).collect();
     Some(members::Builder::from_pending(pending))
 }
 
@@ -99,7 +109,8 @@ fn read_plain(bytes: &[u8], at: usize, seq: usize) -> Option<Option<Pending>> {
     }
     let size = header.entry_size().ok()?;
     let offset = (at + BLOCK) as u64;
-    let raw = header.path().ok()?.to_string_lossy().into_owned();
+    let path = header.path().ok()?;
+    let raw = path.to_string_lossy();
     let name = paths::normalize(&raw, &raw).ok()?;
     let kind = kind_of(header.entry_type(), &raw, header.link_name()).ok()?;
     if kind == MemberKind::File && offset.checked_add(size)? > bytes.len() as u64 {
@@ -123,10 +134,9 @@ fn is_plain(header: &tar::Header, block: &[u8]) -> bool {
 
 /// The checksum of a header block: its bytes summed, the checksum field counted as spaces.
 fn checksum(block: &[u8]) -> u32 {
-    block[..148]
-        .iter()
-        .chain(&block[156..])
-        .fold(8 * 32u32, |a, b| a + u32::from(*b))
+    // Two sums rather than one over a chain of both: each is summed 32 bytes at a time.
+    let sum = |bytes: &[u8]| bytes.iter().map(|b| u32::from(*b)).sum::<u32>();
+    8 * 32 + sum(&block[..148]) + sum(&block[156..])
 }
 
 /// The members of the tar `input` (of `len` bytes). A name given twice before the first other
@@ -288,7 +298,7 @@ pub(super) fn not_a_tar(name: &str) -> Error {
 }
 
 /// A member's name as written, its normalised name, and its kind (with a link's target):
-/// shared by the in-place scan and the streaming reader.
+/// shared by the tar reader's scan and the streaming reader.
 pub(super) fn describe<R: std::io::Read>(
     entry: &tar::Entry<'_, R>,
     name: &str,
@@ -298,7 +308,7 @@ pub(super) fn describe<R: std::io::Read>(
         .map_err(|e| Error::Tar(format!("{name}: member name: {e}")))?
         .to_string_lossy()
         .into_owned();
-    let member_name = paths::normalize(&raw, &raw)?;
+    let member_name = paths::normalize(&raw, &raw)?.into_owned();
     let kind = kind_of(entry.header().entry_type(), &raw, entry.link_name())?;
     Ok((raw, member_name, kind))
 }
