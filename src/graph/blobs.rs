@@ -6,6 +6,7 @@
 
 use crate::digest::{Algorithm, Digest};
 use crate::source::Loc;
+use std::collections::BTreeMap;
 
 /// The most leading bits of a digest the table tells apart: 2 × 2¹⁵ + 1 starts (512 KiB) at most.
 const MAX_BITS: u32 = 15;
@@ -66,13 +67,10 @@ impl Blobs {
 impl FromIterator<(Digest, Loc)> for Blobs {
     fn from_iter<I: IntoIterator<Item = (Digest, Loc)>>(iter: I) -> Blobs {
         let mut entries: Vec<(Digest, Loc)> = iter.into_iter().collect();
-        // Blobs come in order, from the member table sorted by name.
+        // Blobs come in order, from the member table sorted by name; else a tree map sorts them.
         if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            // Stable, so that of equal digests the last given is last.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            entries.reverse();
-            entries.dedup_by(|a, b| a.0 == b.0);
-            entries.reverse();
+            let tree: BTreeMap<Digest, Loc> = entries.into_iter().collect();
+            entries = tree.into_iter().collect();
         }
         entries.shrink_to_fit();
         let bits = entries.len().max(1).ilog2().min(MAX_BITS);
@@ -93,19 +91,9 @@ impl FromIterator<(Digest, Loc)> for Blobs {
     }
 }
 
-impl<'a> IntoIterator for &'a Blobs {
-    type Item = (&'a Digest, &'a Loc);
-    type IntoIter = Box<dyn Iterator<Item = (&'a Digest, &'a Loc)> + 'a>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn loc(n: u64) -> Loc {
         Loc {

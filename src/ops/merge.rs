@@ -175,7 +175,7 @@ struct Builder {
 impl Builder {
     /// Input `i`'s blobs (where no earlier input holds them) and parsed documents.
     fn add_contents(&mut self, i: usize, g: &Graph) {
-        for (d, loc) in &g.blobs {
+        for (d, loc) in g.blobs.iter() {
             self.blobs.entry(d.clone()).or_insert_with(|| {
                 let mut loc = loc.clone();
                 loc.input = i;
