@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks of issue 6: ocislim against cat, cp, skopeo and the hand-written tar -x + tar -c
-# pipeline, side by side in one run, with hyperfine. Writes docs/bench.md (medians, ratios and
+# pipeline, side by side in one run, in interleaved rounds (scripts/ab.py). Writes docs/bench.md (medians, ratios and
 # targets) and docs/bench.png (time against archive size) and prints the table.
 #
 #   scripts/bench.sh            full run (~1.6 GB archive, 16 GiB sparse archive, 0.5 GB of real
@@ -75,7 +75,6 @@ log() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 # --- tools ----------------------------------------------------------------------------------
 need_apt=()
-command -v hyperfine >/dev/null || need_apt+=(hyperfine)
 command -v gnuplot >/dev/null || need_apt+=(gnuplot-nox)
 command -v zstd >/dev/null || need_apt+=(zstd)
 command -v pigz >/dev/null || need_apt+=(pigz)
@@ -88,7 +87,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"; } >&2 \
         || echo "bench.sh: could not install ${need_apt[*]}; continuing with what is there" >&2
 fi
-command -v hyperfine >/dev/null || { echo "bench.sh: hyperfine is required" >&2; exit 1; }
 if [ "$SKOPEO" = 1 ] && ! command -v skopeo >/dev/null; then
     echo "bench.sh: skopeo not installed: skipping the skopeo comparison" >&2
     SKOPEO=0
@@ -273,9 +271,27 @@ gen_archive() { # layer_bytes -> path
     echo "$f"
 }
 
-hf() { # name-of-json, hyperfine args...
+# Time a group of commands side by side: `hf NAME [--runs N] [--warmup W] [-N] [--prepare CMD]...
+# -n LABEL COMMAND...` (hyperfine's flags) runs scripts/ab.py, which runs the group in rounds,
+# every command once per round after its own --prepare, so that whatever the machine does over
+# the minutes a group takes (other VMs on the host, the hypervisor reclaiming freed guest memory:
+# see docs/performance.md, "The bench machine") falls on every command of the group alike, where
+# hyperfine's consecutive runs of one command, then the next, let it fall on one. Times go to
+# $RES/NAME.json in hyperfine's format.
+hf() {
     local json=$RES/$1.json; shift
-    hyperfine --style basic --export-json "$json" "$@" >&2
+    local ab=(--export-json "$json")
+    local named=()
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --runs) ab+=(-n "$2"); shift 2 ;;
+            --warmup|--prepare) ab+=("$1" "$2"); shift 2 ;;
+            -N) ab+=(-N); shift ;;
+            -n) named+=("$2=$3"); shift 3 ;;
+            *) echo "bench.sh: hf: unknown argument $1" >&2; exit 2 ;;
+        esac
+    done
+    python3 "$ROOT/scripts/ab.py" "${ab[@]}" "${named[@]}" >&2
 }
 
 # --- (a)(b)(c)(g): filter vs cat/cp/skopeo/tar at each size ---------------------------------
@@ -492,7 +508,7 @@ fi
     echo "mem=$(free -g | awk '/^Mem:/{print $2}') GiB"
     echo "kernel=$(uname -r)"
     echo "fs=$(findmnt -n -o FSTYPE -T "$BENCH_DIR")"
-    echo "hyperfine=$(hyperfine --version)"
+    echo "timer=scripts/ab.py, interleaved rounds"
     echo "skopeo=$( [ "$SKOPEO" = 1 ] && skopeo --version || echo none)"
     echo "ocislim=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')"
     echo "runs=$RUNS"
@@ -598,7 +614,7 @@ with open(f"{res}/plot.ncols", "w") as c:
 
 out = []
 out.append(f"## Benchmarks\n")
-out.append(f"Measured by `{env['cmd']}` ({env['hyperfine']}, median of {env['runs']} runs after a warm-up; before each run the "
+out.append(f"Measured by `{env['cmd']}` ({env['timer']}: every command of a group once per round, the median of {env['runs']} rounds after a warm-up; before each run the "
            f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs and the programs timed are read back into it; ocislim is the release binary stripped, as `scripts/package.sh` ships it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
            f"ocislim {env['ocislim']}; load average (1/5/15 min) {env['load']}.\n")
 out.append(f"Input: {gb(bsz)} OCI archive, one image of 8 platforms × three {big/1e6:.0f} MB layers + one shared {big/1e6:.0f} MB layer + attestations "
