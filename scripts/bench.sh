@@ -120,8 +120,32 @@ LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk -v l="${LOAD_START%% *}" -v n="$(nproc)" 'BEGIN{exit !(l > 0.5 * n)}'; then
     echo "bench.sh: warning: load average is $LOAD_START on $(nproc) cores: other work will skew the timings" >&2
 fi
+# A virtual machine whose kernel reports free memory to the hypervisor (virtio-balloon free page
+# reporting) gets every freed 2 MiB block taken back by the host within seconds, and the next
+# write into such a page faults in the host: after the page cache drop before each run, a run's
+# new pages (its output's page cache) are fast or slow by how long ago, and in what order, the
+# previous runs freed memory. Measured (docs/performance.md, "The bench machine"): `merge` 2.1 s
+# against `cat merged` 0.68 s interleaved with reporting on, 0.79 s against 0.74 s with it off.
+# So a root run turns reporting off for its duration (an order above the largest free block),
+# touches the free memory once so the host backs it again, and restores the setting on exit.
+REPORTING=/sys/module/page_reporting/parameters/page_reporting_order
+REPORTING_WAS=""
+if [ -w "$REPORTING" ]; then
+    REPORTING_WAS=$(cat "$REPORTING")
+    echo 11 >"$REPORTING"
+    log "free page reporting off for the run (was order $REPORTING_WAS); touching free memory once"
+    python3 - <<'PY'
+import ctypes, mmap
+free = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemFree:")) << 10
+n = max(free - (2 << 30), 0) & ~0xFFF
+if n:
+    m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    ctypes.memset(ctypes.addressof(ctypes.c_char.from_buffer(m)), 1, n)
+PY
+fi
 cleanup() {
     rm -rf "${WORK:?}" "${TMPDIR:?}"
+    if [ -n "$REPORTING_WAS" ]; then echo "$REPORTING_WAS" >"$REPORTING"; fi
     if [ "$CLEAN" = 1 ]; then rm -rf "${BENCH_DIR:?}"; fi
 }
 trap cleanup EXIT
@@ -509,6 +533,7 @@ fi
     echo "kernel=$(uname -r)"
     echo "fs=$(findmnt -n -o FSTYPE -T "$BENCH_DIR")"
     echo "timer=scripts/ab.py, interleaved rounds"
+    echo "reporting=${REPORTING_WAS:+free page reporting off for the run (order $REPORTING_WAS → $(cat "$REPORTING"))}"
     echo "skopeo=$( [ "$SKOPEO" = 1 ] && skopeo --version || echo none)"
     echo "ocislim=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && git diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')"
     echo "runs=$RUNS"
@@ -615,7 +640,7 @@ with open(f"{res}/plot.ncols", "w") as c:
 out = []
 out.append(f"## Benchmarks\n")
 out.append(f"Measured by `{env['cmd']}` ({env['timer']}: every command of a group once per round, the median of {env['runs']} rounds after a warm-up; before each run the "
-           f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs and the programs timed are read back into it; ocislim is the release binary stripped, as `scripts/package.sh` ships it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; "
+           f"outputs are removed, `sync` runs, the page cache is dropped (`echo 1 > /proc/sys/vm/drop_caches`, so no run pays for reclaiming earlier runs' pages) and the inputs and the programs timed are read back into it; ocislim is the release binary stripped, as `scripts/package.sh` ships it) on {env['cores']} cores ({env['cpu']}), {env['mem']}, Linux {env['kernel']}, {env['fs']}; " + (f"{env['reporting']} (see docs/performance.md, \"The bench machine\"); " if env.get('reporting') else "") +
            f"ocislim {env['ocislim']}; load average (1/5/15 min) {env['load']}.\n")
 out.append(f"Input: {gb(bsz)} OCI archive, one image of 8 platforms × three {big/1e6:.0f} MB layers + one shared {big/1e6:.0f} MB layer + attestations "
            f"(`examples/gen-bench.rs`). `filter` keeps `linux/amd64,linux/arm64`: a {gb(kept)} output, "
