@@ -487,6 +487,30 @@ fn flat_multi_platform_nested_and_referrers() {
 }
 
 #[test]
+fn the_spool_of_ls_unpacked_is_deleted_when_it_ends() {
+    // Unpacked sizes read the layers, so a compressed input is spooled to $TMPDIR; `ls` leaves
+    // its tables to the kernel at exit, never the spool.
+    let spool = tmp();
+    let out = bin()
+        .args(["ls", "--unpacked", "--format", "json"])
+        .arg(testdata("oci-index.tar.gz"))
+        .env("TMPDIR", spool.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        j["images"][0]["platforms"][0]["size"]["unpacked"].as_u64() > Some(0),
+        "{j}"
+    );
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn compressed_input_is_streamed_not_spooled_for_ls_and_verify() {
     let spool = tmp();
     for args in [vec!["ls", "--format", "json"], vec!["verify"]] {
