@@ -286,7 +286,7 @@ impl Graph {
     /// Drop the graph as the process ends: only the inputs are dropped, for what that does
     /// outside the process (a compressed input's spool is deleted); the tables, which the
     /// kernel frees with the process, are left to it (freeing those of 1,500 images, on one
-    /// core after the output, was 4 % of `ls`'s CPU time).
+    /// core after the output, took 4 % of `ls`'s CPU time; `verify` of them ends 4 % sooner).
     pub fn drop_at_exit(self) {
         let Graph {
             archive,

@@ -15,7 +15,8 @@ pub fn run(a: VerifyArgs) -> Result<()> {
     } else {
         print(Stream::Stdout, &to_text(&report))?;
     }
-    crate::purge_never(); // for the graph, freed as this returns
+    crate::purge_never(); // for what the graph frees as it drops
+    g.drop_at_exit();
     match report.to_error() {
         Some(e) => Err(e),
         None => Ok(()),
