@@ -30,12 +30,14 @@ fn purge_at_once() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
 }
 
-/// Stop purging freed pages, for what a command frees as it ends (its graph, as it returns): the
-/// process exits next, and freeing the graph of 1,500 images with every emptied page returned
-/// at once took a quarter of that `ls`'s time (docs/performance.md).
-pub(crate) fn purge_never() {
+/// End a command with its graph: the process exits next, so freed pages are no longer purged
+/// (freeing the graph of 1,500 images with every emptied page returned at once took a quarter
+/// of that `ls`'s time, docs/performance.md), and only what the graph's drop does outside the
+/// process is done ([`ocislim::Graph::drop_at_exit`]).
+pub(crate) fn drop_at_exit(g: ocislim::Graph) {
     // SAFETY: as in `purge_at_once`; -1 is mimalloc's "never purge".
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    g.drop_at_exit();
 }
 
 fn main() -> std::process::ExitCode {

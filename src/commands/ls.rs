@@ -33,7 +33,6 @@ pub fn run(a: LsArgs) -> Result<()> {
         LsFormat::Table => print(Stream::Stdout, &ls::to_table(&g, &opts)),
         LsFormat::Json => print_json(Stream::Stdout, &ls::to_json(&g, &opts)),
     };
-    crate::purge_never(); // for what the graph frees as it drops
-    g.drop_at_exit();
+    crate::drop_at_exit(g);
     printed
 }

@@ -15,8 +15,7 @@ pub fn run(a: VerifyArgs) -> Result<()> {
     } else {
         print(Stream::Stdout, &to_text(&report))?;
     }
-    crate::purge_never(); // for what the graph frees as it drops
-    g.drop_at_exit();
+    crate::drop_at_exit(g);
     match report.to_error() {
         Some(e) => Err(e),
         None => Ok(()),
