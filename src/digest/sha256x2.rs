@@ -8,13 +8,20 @@
 //! at once, so this module does that and nothing more: `sha2` stays the hasher where the
 //! extensions are missing, and the tests check every result against it.
 //!
+//! Each block's loop asks the cache for the bytes [`PREFETCH_AHEAD`] further on: the hardware
+//! prefetcher stops at every 4 KiB page, and a message that is not in the core's cache (a
+//! buffer another core filled, a mapped file) otherwise stalls the rounds at each page start.
+//! Measured on a 2-core Intel Xeon (Sapphire Rapids class): one lane hashing 64 MiB out of
+//! memory 1.25 → 1.72 GiB/s, two lanes 1.66 → 2.10 GiB/s per core; a message in the cache
+//! hashes as fast as without (1.75 and 2.15 GiB/s).
+//!
 //! A [`Lane`] is one message being hashed; it exists only on a CPU with the extensions
 //! ([`Lane::new`] is `None` elsewhere), which is what makes the `unsafe` calls below sound.
 
 use std::arch::x86_64::{
-    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_blend_epi16, _mm_loadu_si128, _mm_set_epi64x,
-    _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32, _mm_shuffle_epi32,
-    _mm_shuffle_epi8, _mm_storeu_si128,
+    __m128i, _mm_add_epi32, _mm_alignr_epi8, _mm_blend_epi16, _mm_loadu_si128, _mm_prefetch,
+    _mm_set_epi64x, _mm_sha256msg1_epu32, _mm_sha256msg2_epu32, _mm_sha256rnds2_epu32,
+    _mm_shuffle_epi32, _mm_shuffle_epi8, _mm_storeu_si128, _MM_HINT_T0,
 };
 
 /// The SHA-256 round constants (FIPS 180-4, 4.2.2).
@@ -35,6 +42,9 @@ const H0: [u32; 8] = [
 ];
 
 const BLOCK: usize = 64;
+/// How far ahead of the block being hashed its message is fetched into the cache: 32 blocks,
+/// the best of 512 bytes to 4 KiB when measured (see the module's doc).
+const PREFETCH_AHEAD: usize = 2048;
 
 /// Whether this CPU has what [`Lane`] needs (checked once by the standard library, then cached).
 pub fn available() -> bool {
@@ -171,6 +181,13 @@ unsafe fn store(r: Regs, state: &mut [u32; 8]) {
     _mm_storeu_si128(p.add(1), hgef);
 }
 
+/// Ask for the message bytes [`PREFETCH_AHEAD`] past `block` (a hint: an address past the
+/// message's end is never read, and a prefetch does not fault).
+#[inline(always)]
+unsafe fn prefetch(block: &[u8]) {
+    _mm_prefetch::<_MM_HINT_T0>(block.as_ptr().wrapping_add(PREFETCH_AHEAD).cast());
+}
+
 /// The block's sixteen message words, big-endian, four to a register.
 #[inline(always)]
 unsafe fn words(block: *const u8) -> [__m128i; 4] {
@@ -214,6 +231,7 @@ unsafe fn compress1(state: &mut [u32; 8], data: &[u8]) {
     let mut r = load(state);
     for block in data.chunks_exact(BLOCK) {
         let saved = r;
+        prefetch(block);
         let mut w = words(block.as_ptr());
         for k in 0..16 {
             let m = if k < 4 { w[k] } else { schedule(&mut w) };
@@ -235,6 +253,8 @@ unsafe fn compress2(sa: &mut [u32; 8], da: &[u8], sb: &mut [u32; 8], db: &[u8]) 
     let mut b = load(sb);
     for (ba, bb) in da.chunks_exact(BLOCK).zip(db.chunks_exact(BLOCK)) {
         let (saved_a, saved_b) = (a, b);
+        prefetch(ba);
+        prefetch(bb);
         let mut wa = words(ba.as_ptr());
         let mut wb = words(bb.as_ptr());
         for k in 0..16 {
