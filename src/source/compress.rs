@@ -263,13 +263,23 @@ pub fn fill<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> (usize, io::Resu
 /// Size of the chunks [`Prefetch`] reads.
 const PREFETCH_CHUNK: usize = 1 << 20;
 
+/// Chunks [`Prefetch`]'s reading thread may hold filled, waiting for the decoder.
+const PREFETCH_AHEAD: usize = 4;
+/// How many of those must have been taken before the reading thread, once it waits, is woken to
+/// fill them again: waking a sleeping thread costs the decoding thread more than reading a chunk
+/// (tens of microseconds on a virtual machine), so it is done once per few chunks.
+const PREFETCH_WAKE_AFTER: usize = 3;
+const _: () = assert!(
+    PREFETCH_WAKE_AFTER <= PREFETCH_AHEAD,
+    "the reader would never be woken"
+);
+
 /// Reads its input on a separate thread, a few chunks ahead, so the reading system calls
 /// overlap the decompression (what `zstd -dc` does with its I/O thread). Chunks are full (1 MiB,
 /// or what is left at the end) and their buffers come back to the reading thread to be reused.
 /// As a [`BufRead`] it lends its chunks to the decoder: no copy.
 pub struct Prefetch {
-    rx: std::sync::mpsc::Receiver<io::Result<(Vec<u8>, usize)>>,
-    back: std::sync::mpsc::SyncSender<Vec<u8>>,
+    shared: Arc<Shared>,
     current: Vec<u8>,
     len: usize,
     pos: usize,
@@ -278,29 +288,103 @@ pub struct Prefetch {
     consumed: Arc<AtomicU64>,
 }
 
+/// What the reading thread and the [`Prefetch`] share: the chunks filled and the buffers free.
+#[derive(Default)]
+struct Shared {
+    ring: std::sync::Mutex<Ring>,
+    /// Signalled to the reading thread when buffers are free again or the reader is gone.
+    freed: std::sync::Condvar,
+    /// Signalled to the decoder when a chunk is filled or the input ended.
+    filled: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct Ring {
+    full: std::collections::VecDeque<io::Result<(Vec<u8>, usize)>>,
+    free: Vec<Vec<u8>>,
+    /// The input was read to its end (or to an error): nothing more will come.
+    ended: bool,
+    /// The [`Prefetch`] was dropped: the reading thread stops.
+    closed: bool,
+    reader_waits: bool,
+    decoder_waits: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        self.ring.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The reading thread: fill chunks while fewer than [`PREFETCH_AHEAD`] wait.
+    fn read_ahead(&self, mut input: impl Read) {
+        loop {
+            let mut buf = {
+                let mut r = self.lock();
+                while r.full.len() >= PREFETCH_AHEAD && !r.closed {
+                    r.reader_waits = true;
+                    r = self.freed.wait(r).unwrap_or_else(|e| e.into_inner());
+                }
+                r.reader_waits = false;
+                if r.closed {
+                    return;
+                }
+                r.free.pop().unwrap_or_else(|| vec![0u8; PREFETCH_CHUNK])
+            };
+            let (n, res) = fill(&mut input, &mut buf);
+            let mut r = self.lock();
+            if n > 0 {
+                r.full.push_back(Ok((buf, n)));
+            }
+            r.ended = res.is_err() || n < PREFETCH_CHUNK;
+            if let Err(e) = res {
+                r.full.push_back(Err(e));
+            }
+            if r.decoder_waits {
+                self.filled.notify_one();
+            }
+            if r.ended {
+                return;
+            }
+        }
+    }
+
+    /// The next chunk (giving `old`'s buffer back), or `None` once the input ended.
+    fn next(&self, old: Vec<u8>) -> Option<io::Result<(Vec<u8>, usize)>> {
+        let mut r = self.lock();
+        if !old.is_empty() {
+            r.free.push(old);
+        }
+        loop {
+            if let Some(chunk) = r.full.pop_front() {
+                if r.reader_waits && r.full.len() + PREFETCH_WAKE_AFTER <= PREFETCH_AHEAD {
+                    self.freed.notify_one();
+                }
+                return Some(chunk);
+            }
+            if r.ended {
+                return None;
+            }
+            r.decoder_waits = true;
+            r = self.filled.wait(r).unwrap_or_else(|e| e.into_inner());
+            r.decoder_waits = false;
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.freed.notify_one();
+    }
+}
+
 impl Prefetch {
-    pub fn new<R: Read + Send + 'static>(mut input: R) -> Prefetch {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<(Vec<u8>, usize)>>(4);
-        let (back, back_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(6);
-        std::thread::spawn(move || loop {
-            let mut buf = back_rx
-                .try_recv()
-                .unwrap_or_else(|_| vec![0u8; PREFETCH_CHUNK]);
-            let (n, r) = fill(&mut input, &mut buf);
-            if n > 0 && tx.send(Ok((buf, n))).is_err() {
-                break;
-            }
-            if let Err(e) = r {
-                let _ = tx.send(Err(e));
-                break;
-            }
-            if n < PREFETCH_CHUNK {
-                break;
-            }
-        });
+    pub fn new<R: Read + Send + 'static>(input: R) -> Prefetch {
+        let shared = Arc::new(Shared::default());
+        let reader = shared.clone();
+        std::thread::spawn(move || reader.read_ahead(input));
         Prefetch {
-            rx,
-            back,
+            shared,
             current: Vec::new(),
             len: 0,
             pos: 0,
@@ -318,20 +402,17 @@ impl Prefetch {
 impl BufRead for Prefetch {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.pos == self.len && !self.done {
-            match self.rx.recv() {
-                Ok(Ok((buf, n))) => {
-                    let old = std::mem::replace(&mut self.current, buf);
-                    if !old.is_empty() {
-                        let _ = self.back.try_send(old);
-                    }
+            match self.shared.next(std::mem::take(&mut self.current)) {
+                Some(Ok((buf, n))) => {
+                    self.current = buf;
                     self.len = n;
                     self.pos = 0;
                 }
-                Ok(Err(e)) => {
-                    self.done = true;
+                Some(Err(e)) => {
+                    (self.done, self.len, self.pos) = (true, 0, 0);
                     return Err(e);
                 }
-                Err(_) => self.done = true,
+                None => (self.done, self.len, self.pos) = (true, 0, 0),
             }
         }
         Ok(&self.current[self.pos..self.len])
@@ -418,6 +499,69 @@ mod tests {
             p.read_to_end(&mut got).unwrap();
             assert!(got == want, "step {step}");
         }
+    }
+
+    /// An endless input that says when the reading thread dropped it.
+    struct Endless(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Read for Endless {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            out.fill(7);
+            Ok(out.len())
+        }
+    }
+
+    impl Drop for Endless {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn dropping_a_prefetch_stops_its_reading_thread_though_the_input_goes_on() {
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut p = Prefetch::new(Endless(dropped.clone()));
+        let mut head = vec![0u8; 3 * PREFETCH_CHUNK];
+        p.read_exact(&mut head).unwrap();
+        assert!(head.iter().all(|b| *b == 7));
+        drop(p);
+        // Liveness, not speed: the thread is woken at once; a minute means it never was.
+        let start = std::time::Instant::now();
+        while !dropped.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "the reading thread never stopped"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Gives `data`, then fails.
+    struct FailsAfter(io::Cursor<Vec<u8>>);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            match self.0.read(out)? {
+                0 => Err(io::Error::other("disk gone")),
+                n => Ok(n),
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_every_byte_read_before_it() {
+        let data: Vec<u8> = (0..PREFETCH_CHUNK * 5 + 99).map(|i| i as u8).collect();
+        let mut p = Prefetch::new(FailsAfter(io::Cursor::new(data.clone())));
+        let mut got = vec![0u8; data.len()];
+        p.read_exact(&mut got).unwrap();
+        assert!(got == data);
+        let err = p.read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(err.to_string(), "disk gone");
+        assert_eq!(
+            p.read(&mut [0u8; 1]).unwrap(),
+            0,
+            "after the error, the end"
+        );
     }
 
     #[test]
