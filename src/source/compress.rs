@@ -264,13 +264,13 @@ pub fn fill<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> (usize, io::Resu
 const PREFETCH_CHUNK: usize = 1 << 20;
 
 /// Chunks [`Prefetch`]'s reading thread may hold filled, waiting for the decoder.
-const PREFETCH_AHEAD: usize = 4;
+const PREFETCH_CHUNKS_AHEAD: usize = 4;
 /// How many of those must have been taken before the reading thread, once it waits, is woken to
 /// fill them again: waking a sleeping thread costs the decoding thread more than reading a chunk
 /// (tens of microseconds on a virtual machine), so it is done once per few chunks.
 const PREFETCH_WAKE_AFTER: usize = 3;
 const _: () = assert!(
-    PREFETCH_WAKE_AFTER <= PREFETCH_AHEAD,
+    PREFETCH_WAKE_AFTER <= PREFETCH_CHUNKS_AHEAD,
     "the reader would never be woken"
 );
 
@@ -298,6 +298,8 @@ struct Shared {
     filled: std::sync::Condvar,
 }
 
+/// The chunks filled (in order, an error last), the buffers given back, and who sleeps: each
+/// side signals the other only when it waits.
 #[derive(Default)]
 struct Ring {
     full: std::collections::VecDeque<io::Result<(Vec<u8>, usize)>>,
@@ -315,12 +317,12 @@ impl Shared {
         self.ring.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The reading thread: fill chunks while fewer than [`PREFETCH_AHEAD`] wait.
+    /// The reading thread: fill chunks while fewer than [`PREFETCH_CHUNKS_AHEAD`] wait.
     fn read_ahead(&self, mut input: impl Read) {
         loop {
             let mut buf = {
                 let mut r = self.lock();
-                while r.full.len() >= PREFETCH_AHEAD && !r.closed {
+                while r.full.len() >= PREFETCH_CHUNKS_AHEAD && !r.closed {
                     r.reader_waits = true;
                     r = self.freed.wait(r).unwrap_or_else(|e| e.into_inner());
                 }
@@ -356,7 +358,7 @@ impl Shared {
         }
         loop {
             if let Some(chunk) = r.full.pop_front() {
-                if r.reader_waits && r.full.len() + PREFETCH_WAKE_AFTER <= PREFETCH_AHEAD {
+                if r.reader_waits && r.full.len() + PREFETCH_WAKE_AFTER <= PREFETCH_CHUNKS_AHEAD {
                     self.freed.notify_one();
                 }
                 return Some(chunk);
