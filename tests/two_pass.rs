@@ -189,6 +189,20 @@ fn a_truncated_compressed_input_fails_with_no_output() {
     }
 }
 
+/// The second pass decodes without zstd's checksums (`compress::decoder_again`): the first
+/// still checks them, before anything is written.
+#[test]
+fn a_zstd_input_whose_checksum_is_wrong_fails_with_no_output() {
+    let tar = std::fs::read(testdata("ctr-full.tar")).unwrap();
+    let mut e = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    e.include_checksum(true).unwrap();
+    e.write_all(&tar).unwrap();
+    let mut zst = e.finish().unwrap();
+    let last = zst.len() - 1;
+    zst[last] ^= 1;
+    fails_cleanly(&zst, "checksum");
+}
+
 /// Several gzip members (then zero padding) and several zstd frames, as `gzip -d` and `zstd -d`
 /// read them (pzstd's skippable frames: tests/integrity.rs).
 #[test]

@@ -43,7 +43,7 @@ impl Replay {
         let mut file = self.file.try_clone().map_err(|e| Error::io(name, e))?;
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(name, e))?;
-        let decoded = compress::decoder(Prefetch::new(file), self.compression)
+        let decoded = compress::decoder_again(Prefetch::new(file), self.compression)
             .map_err(|e| Error::io(name, e))?;
         let guard = HeaderGuard::new(decoded);
         let in_data = guard.data_flag();
