@@ -449,12 +449,17 @@ impl BufRead for Prefetch {
 
 impl Read for Prefetch {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = out.len().min(avail.len());
-        out[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        read_lent(self, out)
     }
+}
+
+/// [`Read::read`] for a [`BufRead`] that lends its bytes: copy what it lends now.
+pub(super) fn read_lent(r: &mut impl BufRead, out: &mut [u8]) -> io::Result<usize> {
+    let lent = r.fill_buf()?;
+    let n = out.len().min(lent.len());
+    out[..n].copy_from_slice(&lent[..n]);
+    r.consume(n);
+    Ok(n)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod compress;
 pub mod dir;
+pub mod mapped;
 pub mod members;
 pub mod paths;
 pub mod replay;

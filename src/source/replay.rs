@@ -5,13 +5,14 @@
 //! added, removed, moved or resized) is "the input changed while being read".
 
 use super::compress::{self, Compression, Prefetch};
+use super::mapped::MapAhead;
 use super::stream::Structure;
 use super::tar_scan::{describe, HeaderGuard};
 use super::MemberKind;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -43,8 +44,18 @@ impl Replay {
         let mut file = self.file.try_clone().map_err(|e| Error::io(name, e))?;
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(name, e))?;
-        let decoded = compress::decoder_again(Prefetch::new(file), self.compression)
-            .map_err(|e| Error::io(name, e))?;
+        let input: Box<dyn BufRead> = match self.compression {
+            // zstd's input lent in place from a map: the reads' copy took a third of the core
+            // that hashes the kept blobs meanwhile. gzip, slower to decode, gained nothing from it
+            // (docs/performance.md, "Compressed input, round 3").
+            Compression::Zstd => match MapAhead::new(&file) {
+                Ok(m) => Box::new(m),
+                Err(_) => Box::new(Prefetch::new(file)),
+            },
+            _ => Box::new(Prefetch::new(file)),
+        };
+        let decoded =
+            compress::decoder_again(input, self.compression).map_err(|e| Error::io(name, e))?;
         let guard = HeaderGuard::new(decoded);
         let in_data = guard.data_flag();
         let mut archive = tar::Archive::new(guard);
